@@ -1,0 +1,121 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+)
+
+// Defaults for the zero fields of Options.
+const (
+	DefaultExpire        = 48 * time.Hour
+	DefaultWorkers       = 32
+	DefaultShutdownGrace = 30 * time.Second
+)
+
+// DefaultRetry returns the default retry schedule: 15m, 30m, 1h, 4h, the
+// last interval repeating.
+func DefaultRetry() []time.Duration {
+	return []time.Duration{15 * time.Minute, 30 * time.Minute, time.Hour, 4 * time.Hour}
+}
+
+// Options configure a Queue. Zero fields get their defaults from Validate.
+type Options struct {
+	// Dir is the queue directory (state_dir/queue); created if missing.
+	Dir string
+	// Retry are the intervals between delivery attempts of a message's
+	// pending recipients; the last one repeats. Default DefaultRetry().
+	Retry []time.Duration
+	// Expire is how long a message may stay undelivered; its recipients
+	// still pending after an attempt made that late fail as expired.
+	// Default 48h.
+	Expire time.Duration
+	// DelayNotice is the age of a message after which OnDelay is called,
+	// once per message, when recipients are still pending. Zero: never.
+	DelayNotice time.Duration
+	// Workers is the number of messages attempted in parallel. Default 32.
+	Workers int
+	// ShutdownGrace bounds how long in-flight attempts may go on after
+	// Run's context is done before the Deliverer's context is cancelled.
+	// Default 30s.
+	ShutdownGrace time.Duration
+	// Deliverer delivers the messages. Required.
+	Deliverer Deliverer
+	// OnFailure, if set, is called once when a message ends with one or
+	// more failed recipients (permanent failure or expiry), after that
+	// state is on disk and before the message is moved to failed/. After a
+	// crash at that point it is called again at the next Open, so it may
+	// see a message twice but never misses one. The envelope is a copy.
+	OnFailure func(ctx context.Context, env *Envelope, failed []*Recipient)
+	// OnDelay, if set, is called once per message when an attempt leaves
+	// recipients pending and the message is older than DelayNotice. The
+	// envelope is a copy with DelayNotified already recorded on disk.
+	OnDelay func(ctx context.Context, env *Envelope, delayed []*Recipient)
+	// Logger receives the queue log. Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// CreateTemp makes the temporary files the queue writes before
+	// renaming them into place. Default os.CreateTemp; tests inject
+	// failures here.
+	CreateTemp func(dir, pattern string) (*os.File, error)
+}
+
+// Validate checks the options and fills in defaults.
+func (o *Options) Validate() error {
+	if o.Dir == "" {
+		return errors.New("queue: dir is empty")
+	}
+	if o.Deliverer == nil {
+		return errors.New("queue: no deliverer")
+	}
+	if len(o.Retry) == 0 {
+		o.Retry = DefaultRetry()
+	}
+	for i, d := range o.Retry {
+		if d <= 0 {
+			return fmt.Errorf("queue: retry interval %d is %v, must be positive", i+1, d)
+		}
+	}
+	if o.Expire == 0 {
+		o.Expire = DefaultExpire
+	}
+	if o.Expire < 0 {
+		return fmt.Errorf("queue: expire is %v, must be positive", o.Expire)
+	}
+	if o.DelayNotice < 0 {
+		return fmt.Errorf("queue: delay notice is %v, must not be negative", o.DelayNotice)
+	}
+	if o.Workers == 0 {
+		o.Workers = DefaultWorkers
+	}
+	if o.Workers < 0 {
+		return fmt.Errorf("queue: workers is %d, must be positive", o.Workers)
+	}
+	if o.ShutdownGrace == 0 {
+		o.ShutdownGrace = DefaultShutdownGrace
+	}
+	if o.ShutdownGrace < 0 {
+		return fmt.Errorf("queue: shutdown grace is %v, must not be negative", o.ShutdownGrace)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.CreateTemp == nil {
+		o.CreateTemp = os.CreateTemp
+	}
+	return nil
+}
+
+// retryAfter returns the wait before the next attempt of a message that
+// has had n attempts.
+func (o *Options) retryAfter(n int) time.Duration {
+	i := min(max(n-1, 0), len(o.Retry)-1)
+	return o.Retry[i]
+}

@@ -1,0 +1,213 @@
+package queue
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+)
+
+// Tx is one message being handed to the queue: Begin, Write the bytes,
+// then Commit or Abort. A Tx is used by one goroutine at a time.
+//
+// Atomicity: when Commit returns nil the message and its envelope are
+// durably on disk and will be delivered or end in failed/; when Commit
+// returns an error, or after Abort, nothing of the message is left.
+type Tx struct {
+	q   *Queue
+	env *Envelope
+
+	mu   sync.Mutex
+	f    *os.File // temporary body file; nil once closed
+	w    *bufio.Writer
+	n    int64
+	err  error // first write error; sticky
+	done bool  // committed or aborted
+}
+
+// Begin starts a transaction for env and creates its temporary file. The
+// caller sets env.ID with NewID, or Begin does when it is empty. Empty
+// recipient states become pending. The queue keeps its own copy of env at
+// Commit.
+func (q *Queue) Begin(env *Envelope) (*Tx, error) {
+	if env == nil || len(env.Recipients) == 0 {
+		return nil, errors.New("queue: begin: message has no recipients")
+	}
+	for _, r := range env.Recipients {
+		if r == nil {
+			return nil, errors.New("queue: begin: empty recipient")
+		}
+		if r.State == "" {
+			r.State = StatePending
+		}
+	}
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return nil, fmt.Errorf("begin: %w", ErrClosed)
+	}
+	if env.ID == "" {
+		for env.ID == "" || q.taken(env.ID) {
+			env.ID = newID(q.opts.Now())
+		}
+	} else if !validID(env.ID) {
+		q.mu.Unlock()
+		return nil, fmt.Errorf("queue: begin: invalid message id %q", env.ID)
+	} else if q.taken(env.ID) {
+		q.mu.Unlock()
+		return nil, fmt.Errorf("begin %q: %w", env.ID, ErrDuplicateID)
+	}
+	q.reserved[env.ID] = true
+	q.mu.Unlock()
+
+	f, err := q.opts.CreateTemp(q.store.tmp, env.ID+".*")
+	if err != nil {
+		q.release(env.ID)
+		return nil, fmt.Errorf("queue: begin %s: create temporary file: %w", env.ID, err)
+	}
+	return &Tx{q: q, env: env, f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+}
+
+// taken reports whether id is queued or being written. q.mu is held.
+func (q *Queue) taken(id string) bool {
+	_, queued := q.entries[id]
+	return queued || q.reserved[id]
+}
+
+// release forgets the reservation of id for a transaction that failed.
+func (q *Queue) release(id string) {
+	q.mu.Lock()
+	delete(q.reserved, id)
+	q.mu.Unlock()
+}
+
+// ID returns the message's queue id.
+func (tx *Tx) ID() string { return tx.env.ID }
+
+// Write appends message bytes (CRLF line ends, no dot-stuffing).
+func (tx *Tx) Write(p []byte) (int, error) {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if tx.done {
+		return 0, ErrTxDone
+	}
+	if tx.err != nil {
+		return 0, tx.err
+	}
+	n, err := tx.w.Write(p)
+	tx.n += int64(n)
+	if err != nil {
+		tx.err = fmt.Errorf("queue: write %s: %w", tx.env.ID, err)
+		return n, tx.err
+	}
+	return n, nil
+}
+
+// Commit stores the message durably: it fsyncs the bytes, renames them
+// into place, writes the envelope atomically and fsyncs the directories,
+// in that order. It sets env.Size, env.Received and env.NextAttempt on the
+// caller's envelope and makes the message due at once. On error nothing of
+// the message is left and the transaction is over. Commit is safe to call
+// from many sessions at once; their directory fsyncs are shared.
+func (tx *Tx) Commit(ctx context.Context) error {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if tx.done {
+		return ErrTxDone
+	}
+	tx.done = true
+	if err := ctx.Err(); err != nil {
+		tx.cleanup(false, false)
+		return fmt.Errorf("queue: commit %s: %w", tx.env.ID, err)
+	}
+	if err := tx.commit(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (tx *Tx) commit() error {
+	q, st, id := tx.q, tx.q.store, tx.env.ID
+	fail := func(bodyPlaced, envPlaced bool, format string, err error) error {
+		tx.cleanup(bodyPlaced, envPlaced)
+		return fmt.Errorf("queue: commit %s: "+format+": %w", id, err)
+	}
+	if tx.err != nil {
+		tx.cleanup(false, false)
+		return tx.err
+	}
+	if err := tx.w.Flush(); err != nil {
+		return fail(false, false, "write message", err)
+	}
+	if err := tx.f.Sync(); err != nil {
+		return fail(false, false, "fsync message", err)
+	}
+	f := tx.f
+	tx.f = nil
+	if err := f.Close(); err != nil {
+		_ = os.Remove(f.Name())
+		return fail(false, false, "close message", err)
+	}
+	if err := os.Rename(f.Name(), st.bodyPath(id)); err != nil {
+		_ = os.Remove(f.Name())
+		return fail(false, false, "place message", err)
+	}
+	// The body's directory entry must be durable before the envelope
+	// that points to it can appear.
+	if err := st.msgSync.Sync(); err != nil {
+		return fail(true, false, "place message", err)
+	}
+
+	now := q.opts.Now()
+	env := cloneEnvelope(tx.env)
+	env.Size = tx.n
+	env.Received = now
+	env.NextAttempt = now
+	if err := st.writeEnvelope(env); err != nil {
+		return fail(true, errors.Is(err, errRenamed), "record envelope", err)
+	}
+	tx.env.Size, tx.env.Received, tx.env.NextAttempt = env.Size, env.Received, env.NextAttempt
+	q.add(env)
+	q.log.Info("queued", slog.String("queue_id", id), slog.String("from", env.From),
+		slog.Int("rcpts", len(env.Recipients)), slog.Int64("size", env.Size),
+		slog.String("login", env.Login), slog.String("client_ip", env.ClientIP),
+		slog.String("listener", env.Listener))
+	return nil
+}
+
+// cleanup removes whatever the transaction left on disk and frees its id.
+func (tx *Tx) cleanup(bodyPlaced, envPlaced bool) {
+	st, id := tx.q.store, tx.env.ID
+	if tx.f != nil {
+		_ = tx.f.Close()
+		_ = os.Remove(tx.f.Name())
+		tx.f = nil
+	}
+	if envPlaced {
+		if err := os.Remove(st.envPath(id)); err != nil {
+			tx.q.log.Error("cannot remove envelope of failed commit", slog.String("queue_id", id), slog.Any("error", err))
+		}
+	}
+	if bodyPlaced {
+		if err := os.Remove(st.bodyPath(id)); err != nil {
+			tx.q.log.Error("cannot remove message of failed commit", slog.String("queue_id", id), slog.Any("error", err))
+		}
+	}
+	tx.q.release(id)
+}
+
+// Abort ends the transaction and removes its temporary file. It is a
+// no-op after Commit or a previous Abort.
+func (tx *Tx) Abort() error {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if tx.done {
+		return nil
+	}
+	tx.done = true
+	tx.cleanup(false, false)
+	return nil
+}
