@@ -20,6 +20,9 @@ func (q *Queue) process(ctx context.Context, e *entry) {
 	env := cloneEnvelope(e.env)
 	q.mu.Unlock()
 	log := q.log.With(slog.String("queue_id", env.ID))
+	if q.settled != nil {
+		defer q.settled(env.ID)
+	}
 	var notifyDelay bool
 	if pending := env.Pending(); len(pending) > 0 {
 		notifyDelay = q.attempt(ctx, log, env, pending)

@@ -39,6 +39,10 @@ type Queue struct {
 	store *store
 	lock  *os.File
 
+	// settled, if set (by tests, before Run), is called after each
+	// attempt's outcome has been recorded.
+	settled func(id string)
+
 	// wake is signalled (without blocking) whenever the schedule may have
 	// a message due sooner than the dispatcher thinks.
 	wake chan struct{}
