@@ -38,19 +38,29 @@ func newDialer(opts *Options) (*dialer, error) {
 	return &dialer{opts: opts, tls: cfg}, nil
 }
 
-// dial connects to the servers in order and, when service is true, binds as
-// the service account. Every failure is logged; when all servers fail the
-// error wraps directory.ErrUnavailable.
-func (d *dialer) dial(ctx context.Context, service bool) (*ldap.Conn, error) {
+// dial connects to the servers in order, upgrades with StartTLS when
+// configured and runs bind (nil = bind as the service account, if any).
+// A server that cannot be reached, does not answer in time or fails TLS is
+// logged and the next one tried; when all fail the error wraps
+// directory.ErrUnavailable. An LDAP result from bind (such as invalid
+// credentials) ends the search and is returned as it is.
+func (d *dialer) dial(ctx context.Context, bind func(*ldap.Conn) error) (*ldap.Conn, error) {
+	if bind == nil {
+		bind = d.serviceBind
+	}
 	var errs []error
 	for _, u := range d.opts.URLs {
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, err)
 			break
 		}
-		c, err := d.dialOne(ctx, u, service)
+		c, err := d.dialOne(ctx, u, bind)
 		if err == nil {
 			return c, nil
+		}
+		var final *finalError
+		if errors.As(err, &final) {
+			return nil, final.err
 		}
 		d.opts.Logger.LogAttrs(ctx, levelWarn, "ldap server failed", strAttr("url", u), errAttr(err))
 		errs = append(errs, fmt.Errorf("%s: %w", u, err))
@@ -58,7 +68,26 @@ func (d *dialer) dial(ctx context.Context, service bool) (*ldap.Conn, error) {
 	return nil, fmt.Errorf("ldap: connect: %w: %w", directory.ErrUnavailable, errors.Join(errs...))
 }
 
-func (d *dialer) dialOne(ctx context.Context, rawURL string, service bool) (*ldap.Conn, error) {
+// finalError carries an LDAP result that no other server would change.
+type finalError struct{ err error }
+
+func (e *finalError) Error() string { return e.err.Error() }
+
+func (d *dialer) serviceBind(c *ldap.Conn) error {
+	if d.opts.BindDN == "" {
+		return nil
+	}
+	pw, err := readPassword(d.opts.BindPasswordFile)
+	if err != nil {
+		return err
+	}
+	if err := c.Bind(d.opts.BindDN, pw); err != nil {
+		return fmt.Errorf("service bind as %s: %w", d.opts.BindDN, err)
+	}
+	return nil
+}
+
+func (d *dialer) dialOne(ctx context.Context, rawURL string, bind func(*ldap.Conn) error) (*ldap.Conn, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, err
@@ -79,14 +108,12 @@ func (d *dialer) dialOne(ctx context.Context, rawURL string, service bool) (*lda
 				return fmt.Errorf("starttls: %w", err)
 			}
 		}
-		if service && d.opts.BindDN != "" {
-			pw, err := readPassword(d.opts.BindPasswordFile)
-			if err != nil {
-				return err
+		if err := bind(c); err != nil {
+			var le *ldap.Error
+			if errors.As(err, &le) && !isConnError(err) {
+				return &finalError{err: err}
 			}
-			if err := c.Bind(d.opts.BindDN, pw); err != nil {
-				return fmt.Errorf("service bind as %s: %w", d.opts.BindDN, err)
-			}
+			return err
 		}
 		return nil
 	})

@@ -16,6 +16,21 @@ import (
 // maxInput bounds logins and addresses; longer ones match nothing.
 const maxInput = 320
 
+// validInput reports whether a login or address may be looked up: not
+// empty, not too long, no control characters (slapd ends some assertion
+// values at a NUL, so "alice\x00" could match alice).
+func validInput(s string) bool {
+	if s == "" || len(s) > maxInput {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // errAmbiguous means a search that must find one entry found several.
 var errAmbiguous = errors.New("more than one entry matches")
 
@@ -93,7 +108,7 @@ func (d *Directory) Authenticate(ctx context.Context, login, password string) (*
 	if password == "" {
 		return fail(fmt.Errorf("empty password: %w", directory.ErrInvalidCredentials))
 	}
-	if login == "" || len(login) > maxInput {
+	if !validInput(login) {
 		return fail(directory.ErrInvalidCredentials)
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.opLimit)
@@ -128,26 +143,24 @@ func (d *Directory) Authenticate(ctx context.Context, login, password string) (*
 	return u, nil
 }
 
-// bind checks dn's password on a new, unpooled connection.
+// bind checks dn's password on a new, unpooled connection, failing over
+// like the pool does. An LDAP result (49 and the like) is returned as it is;
+// no answer wraps directory.ErrUnavailable.
 func (d *Directory) bind(ctx context.Context, dn, password string) error {
-	c, err := d.dialer.dial(ctx, false)
+	c, err := d.dialer.dial(ctx, func(c *ldap.Conn) error { return c.Bind(dn, password) })
 	if err != nil {
-		d.stats.errors.Add(1)
+		if errors.Is(err, directory.ErrUnavailable) {
+			d.stats.errors.Add(1)
+		}
 		return err
 	}
-	defer c.Close()
-	err = withConn(ctx, c, d.opts.Timeout, func() error { return c.Bind(dn, password) })
-	if err != nil && isConnError(err) && !ldap.IsErrorWithCode(err, ldap.LDAPResultUnwillingToPerform) {
-		d.stats.errors.Add(1)
-		d.log.LogAttrs(ctx, levelWarn, "ldap bind failed", strAttr("dn", dn), errAttr(err))
-		return fmt.Errorf("bind: %w: %w", directory.ErrUnavailable, err)
-	}
-	return err
+	c.Close()
+	return nil
 }
 
 // LookupUser returns the user with the login, from the cache when fresh.
 func (d *Directory) LookupUser(ctx context.Context, login string) (*directory.User, error) {
-	if login == "" || len(login) > maxInput {
+	if !validInput(login) {
 		return nil, fmt.Errorf("ldap: lookup user %q: %w", login, directory.ErrNotFound)
 	}
 	a, err := d.lookup(ctx, "u:"+strings.ToLower(login), func(ctx context.Context) (answer, error) {
@@ -173,7 +186,7 @@ func (d *Directory) LookupUser(ctx context.Context, login string) (*directory.Us
 // reported as directory.ErrUnavailable (a temporary failure), so mail waits
 // rather than bounces while it is fixed.
 func (d *Directory) LookupRecipient(ctx context.Context, address string) (*directory.Recipient, error) {
-	if address == "" || len(address) > maxInput {
+	if !validInput(address) {
 		return nil, fmt.Errorf("ldap: lookup recipient %q: %w", address, directory.ErrNotFound)
 	}
 	a, err := d.lookup(ctx, "r:"+strings.ToLower(address), func(ctx context.Context) (answer, error) {

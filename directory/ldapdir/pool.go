@@ -74,7 +74,7 @@ func (p *pool) get(ctx context.Context) (c *ldap.Conn, reused bool, err error) {
 		}
 		break
 	}
-	c, err = p.dialer.dial(ctx, true)
+	c, err = p.dialer.dial(ctx, nil)
 	if err != nil {
 		<-p.slots
 		return nil, false, err
