@@ -43,6 +43,9 @@ type Queue struct {
 	// attempt's outcome has been recorded.
 	settled func(id string)
 
+	// writers pools the transactions' write buffers.
+	writers sync.Pool
+
 	// wake is signalled (without blocking) whenever the schedule may have
 	// a message due sooner than the dispatcher thinks.
 	wake chan struct{}
@@ -108,7 +111,8 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 }
 
 // Close releases the queue directory. Call it after Run has returned;
-// transactions still open fail. Close is safe to call twice.
+// transactions still open fail. Close is safe to call twice. (A child
+// process forked at that very moment holds the lock until it execs.)
 func (q *Queue) Close() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()

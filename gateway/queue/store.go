@@ -45,13 +45,21 @@ func (s *store) failedBody(id string) string    { return filepath.Join(s.failed,
 func (s *store) failedEnv(id string) string     { return filepath.Join(s.failed, id+".json") }
 func (s *store) corruptPath(name string) string { return filepath.Join(s.corrupt, name) }
 
-// writeEnvelope records env atomically in env/.
-func (s *store) writeEnvelope(env *Envelope) error {
+// encodeEnvelope returns env as stored in env/.
+func encodeEnvelope(env *Envelope) ([]byte, error) {
 	data, err := json.Marshal(env)
 	if err != nil {
-		return fmt.Errorf("encode envelope %s: %w", env.ID, err)
+		return nil, fmt.Errorf("encode envelope %s: %w", env.ID, err)
 	}
-	data = append(data, '\n')
+	return append(data, '\n'), nil
+}
+
+// writeEnvelope records env atomically in env/.
+func (s *store) writeEnvelope(env *Envelope) error {
+	data, err := encodeEnvelope(env)
+	if err != nil {
+		return err
+	}
 	if err := writeFileAtomic(s.create, s.tmp, s.envPath(env.ID), data, s.envSync.Sync); err != nil {
 		return fmt.Errorf("write envelope %s: %w", env.ID, err)
 	}
@@ -118,7 +126,10 @@ func (s *store) recover(log *slog.Logger) ([]*Envelope, error) {
 		if err := os.RemoveAll(p); err != nil {
 			return nil, fmt.Errorf("remove orphan temporary file: %w", err)
 		}
-		log.Warn("removed orphan temporary file", slog.String("path", p))
+		// Temporary names start with the queue id: "<id>.*" for bytes,
+		// ".<id>.json.*" for envelopes.
+		id, _, _ := strings.Cut(strings.TrimPrefix(de.Name(), "."), ".")
+		log.Warn("removed orphan temporary file", slog.String("queue_id", id), slog.String("path", p))
 	}
 
 	ents, err := os.ReadDir(s.env)

@@ -21,8 +21,8 @@ type Tx struct {
 	env *Envelope
 
 	mu   sync.Mutex
-	f    *os.File // temporary body file; nil once closed
-	w    *bufio.Writer
+	f    *os.File      // temporary body file; nil once closed
+	w    *bufio.Writer // buffers writes to f; back in the pool once done
 	n    int64
 	err  error // first write error; sticky
 	done bool  // committed or aborted
@@ -68,7 +68,7 @@ func (q *Queue) Begin(env *Envelope) (*Tx, error) {
 		q.release(env.ID)
 		return nil, fmt.Errorf("queue: begin %s: create temporary file: %w", env.ID, err)
 	}
-	return &Tx{q: q, env: env, f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+	return &Tx{q: q, env: env, f: f, w: q.getWriter(f)}, nil
 }
 
 // taken reports whether id is queued or being written. q.mu is held.
@@ -131,44 +131,61 @@ func (tx *Tx) Commit(ctx context.Context) error {
 
 func (tx *Tx) commit() error {
 	q, st, id := tx.q, tx.q.store, tx.env.ID
-	fail := func(bodyPlaced, envPlaced bool, format string, err error) error {
-		tx.cleanup(bodyPlaced, envPlaced)
-		return fmt.Errorf("queue: commit %s: "+format+": %w", id, err)
-	}
 	if tx.err != nil {
 		tx.cleanup(false, false)
 		return tx.err
 	}
 	if err := tx.w.Flush(); err != nil {
-		return fail(false, false, "write message", err)
+		tx.cleanup(false, false)
+		return fmt.Errorf("queue: commit %s: write message: %w", id, err)
 	}
-	if err := tx.f.Sync(); err != nil {
-		return fail(false, false, "fsync message", err)
-	}
-	f := tx.f
-	tx.f = nil
-	if err := f.Close(); err != nil {
-		_ = os.Remove(f.Name())
-		return fail(false, false, "close message", err)
-	}
-	if err := os.Rename(f.Name(), st.bodyPath(id)); err != nil {
-		_ = os.Remove(f.Name())
-		return fail(false, false, "place message", err)
-	}
-	// The body's directory entry must be durable before the envelope
-	// that points to it can appear.
-	if err := st.msgSync.Sync(); err != nil {
-		return fail(true, false, "place message", err)
-	}
+	tx.q.putWriter(tx.w)
+	tx.w = nil
 
 	now := q.opts.Now()
 	env := cloneEnvelope(tx.env)
 	env.Size = tx.n
 	env.Received = now
 	env.NextAttempt = now
-	if err := st.writeEnvelope(env); err != nil {
-		return fail(true, errors.Is(err, errRenamed), "record envelope", err)
+	data, err := encodeEnvelope(env)
+	if err != nil {
+		tx.cleanup(false, false)
+		return fmt.Errorf("queue: commit %s: %w", id, err)
 	}
+
+	// The body and the envelope's temporary file are fsynced in
+	// parallel; the envelope is renamed into place only once the body's
+	// directory entry is durable, so a committed envelope always has its
+	// bytes.
+	f := tx.f
+	tx.f = nil
+	type placed struct {
+		ok  bool // the body is in msg/
+		err error
+	}
+	body := make(chan placed, 1)
+	go func() {
+		ok, err := placeBody(f, st.bodyPath(id), st.msgSync)
+		body <- placed{ok, err}
+	}()
+	envTmp, envErr := writeTemp(st.create, st.tmp, st.envPath(id), data)
+	b := <-body
+	if b.err != nil {
+		if envErr == nil {
+			_ = os.Remove(envTmp)
+		}
+		tx.cleanup(b.ok, false)
+		return fmt.Errorf("queue: commit %s: %w", id, b.err)
+	}
+	if envErr != nil {
+		tx.cleanup(true, false)
+		return fmt.Errorf("queue: commit %s: %w", id, envErr)
+	}
+	if err := placeFile(envTmp, st.envPath(id), st.envSync.Sync); err != nil {
+		tx.cleanup(true, errors.Is(err, errRenamed))
+		return fmt.Errorf("queue: commit %s: %w", id, err)
+	}
+
 	tx.env.Size, tx.env.Received, tx.env.NextAttempt = env.Size, env.Received, env.NextAttempt
 	q.add(env)
 	q.log.Info("queued", slog.String("queue_id", id), slog.String("from", env.From),
@@ -178,9 +195,37 @@ func (tx *Tx) commit() error {
 	return nil
 }
 
+// placeBody fsyncs and closes the temporary body file f, renames it to dst
+// and fsyncs dst's directory. It reports whether dst is in place; when it
+// is not, f is removed.
+func placeBody(f *os.File, dst string, dir *dirSyncer) (bool, error) {
+	tmp := f.Name()
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		_ = os.Remove(tmp)
+		return false, fmt.Errorf("fsync message: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		_ = os.Remove(tmp)
+		return false, fmt.Errorf("close message: %w", err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		_ = os.Remove(tmp)
+		return false, fmt.Errorf("place message: %w", err)
+	}
+	if err := dir.Sync(); err != nil {
+		return true, fmt.Errorf("place message: %w", err)
+	}
+	return true, nil
+}
+
 // cleanup removes whatever the transaction left on disk and frees its id.
 func (tx *Tx) cleanup(bodyPlaced, envPlaced bool) {
 	st, id := tx.q.store, tx.env.ID
+	if tx.w != nil {
+		tx.q.putWriter(tx.w)
+		tx.w = nil
+	}
 	if tx.f != nil {
 		_ = tx.f.Close()
 		_ = os.Remove(tx.f.Name())
@@ -210,4 +255,22 @@ func (tx *Tx) Abort() error {
 	tx.done = true
 	tx.cleanup(false, false)
 	return nil
+}
+
+// writeBufferSize is the size of a transaction's write buffer.
+const writeBufferSize = 32 << 10
+
+// getWriter returns a pooled write buffer writing to f.
+func (q *Queue) getWriter(f *os.File) *bufio.Writer {
+	if w, ok := q.writers.Get().(*bufio.Writer); ok {
+		w.Reset(f)
+		return w
+	}
+	return bufio.NewWriterSize(f, writeBufferSize)
+}
+
+// putWriter returns a write buffer to the pool.
+func (q *Queue) putWriter(w *bufio.Writer) {
+	w.Reset(nil)
+	q.writers.Put(w)
 }
