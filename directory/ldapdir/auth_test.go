@@ -96,6 +96,9 @@ func TestOpenLDAPSendAs(t *testing.T) {
 			t.Errorf("alice MaySendAs(%s) = %v, want %v", addr, got, want)
 		}
 	}
+	if _, err := d.LookupUser(ctx, "locked"); !errors.Is(err, directory.ErrDisabled) {
+		t.Errorf("locked: %v", err)
+	}
 	if _, err := d.LookupUser(ctx, "nobody"); !errors.Is(err, directory.ErrNotFound) {
 		t.Errorf("nobody: %v", err)
 	}
@@ -155,6 +158,9 @@ func TestActiveDirectoryPreset(t *testing.T) {
 		})
 	}
 
+	if _, err := d.LookupUser(ctx, "dis"); !errors.Is(err, directory.ErrDisabled) {
+		t.Errorf("LookupUser(dis): %v", err)
+	}
 	for _, tc := range []struct {
 		addr string
 		want directory.Recipient

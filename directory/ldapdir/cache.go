@@ -38,7 +38,9 @@ func (c *counters) snapshot() Stats {
 type answer struct {
 	user *directory.User
 	rcpt *directory.Recipient
-	at   time.Time
+	// disabled marks a user whose account is disabled.
+	disabled bool
+	at       time.Time
 }
 
 // cache keeps found answers for TTL (and StaleFor beyond it, for outages)

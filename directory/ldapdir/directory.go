@@ -158,7 +158,8 @@ func (d *Directory) bind(ctx context.Context, dn, password string) error {
 	return nil
 }
 
-// LookupUser returns the user with the login, from the cache when fresh.
+// LookupUser returns the user with the login, from the cache when fresh. A
+// disabled account gives directory.ErrDisabled: it may not act as a sender.
 func (d *Directory) LookupUser(ctx context.Context, login string) (*directory.User, error) {
 	if !validInput(login) {
 		return nil, fmt.Errorf("ldap: lookup user %q: %w", login, directory.ErrNotFound)
@@ -173,8 +174,11 @@ func (d *Directory) LookupUser(ctx context.Context, login string) (*directory.Us
 			return answer{}, err
 		}
 		u, err := d.user(ctx, e, login)
-		return answer{user: u}, err
+		return answer{user: u, disabled: d.opts.disabled(e)}, err
 	})
+	if err == nil && a.disabled {
+		err = directory.ErrDisabled
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ldap: lookup user %q: %w", login, err)
 	}
