@@ -44,6 +44,18 @@ type folder struct {
 	uidNext     imap.UID
 	msgs        []*message // ascending UID = sequence order
 	deleted     bool
+	changed     chan struct{} // closed (and replaced) after each tracker update
+}
+
+// changedLocked returns a channel closed at the folder's next change.
+func (f *folder) changedLocked() <-chan struct{} {
+	return f.changed
+}
+
+// notifyLocked wakes the sessions waiting in IDLE after tracker updates.
+func (f *folder) notifyLocked() {
+	close(f.changed)
+	f.changed = make(chan struct{})
 }
 
 // pathOf is the current path of a message's file.
@@ -54,7 +66,7 @@ func (f *folder) pathOf(m *message) string {
 // loadFolder reads a folder's uidlist and files, assigning UIDs to files the
 // uidlist does not know and persisting the result when it changed.
 func loadFolder(owner, name, dir string, newValidity func() uint32, log *slog.Logger) (*folder, error) {
-	f := &folder{owner: owner, name: name, dir: dir, log: log}
+	f := &folder{owner: owner, name: name, dir: dir, log: log, changed: make(chan struct{})}
 	var known *uidList
 	data, err := os.ReadFile(filepath.Join(dir, uidListName))
 	switch {
@@ -175,6 +187,7 @@ func (f *folder) addLocked(m *message) error {
 		return err
 	}
 	f.tracker.QueueNumMessages(uint32(len(f.msgs)))
+	f.notifyLocked()
 	return nil
 }
 
@@ -223,6 +236,7 @@ func (f *folder) expungeLocked(remove func(*message) bool) (int, error) {
 		kept[i], kept[j] = kept[j], kept[i]
 	}
 	f.msgs = kept
+	f.notifyLocked()
 	if err := f.saveLocked(); err != nil && firstErr == nil {
 		firstErr = err
 	}

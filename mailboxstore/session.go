@@ -55,9 +55,9 @@ func (srv *IMAPServer) newSession(ctx context.Context, c *imapserver.Conn, done 
 // Close ends the session.
 func (s *session) Close() error {
 	s.closeOnce.Do(func() {
+		// s.view stays set: an IDLE goroutine may still be reading it.
 		if s.view != nil {
 			s.view.close()
-			s.view = nil
 		}
 		s.done()
 	})
@@ -400,12 +400,27 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 }
 
 // Idle writes updates of the selected folder as they happen until stop.
+// The change channel is taken before each poll, so an update that lands
+// between the poll and the wait still wakes it.
 func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 	if s.view == nil {
 		<-stop
 		return nil
 	}
-	return s.view.tracker.Idle(w, stop)
+	v := s.view
+	for {
+		v.f.mu.Lock()
+		changed := v.f.changedLocked()
+		v.f.mu.Unlock()
+		if err := v.tracker.Poll(w, true); err != nil {
+			return err
+		}
+		select {
+		case <-stop:
+			return nil
+		case <-changed:
+		}
+	}
 }
 
 // Replies shared by the session's methods.

@@ -108,6 +108,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 			} else {
 				changed = true
 				v.f.tracker.QueueMessageFlags(seq, m.uid, imapFlags(m.letters), v.tracker)
+				v.f.notifyLocked()
 			}
 		}
 		snaps = append(snaps, snap{seq: v.tracker.EncodeSeqNum(seq), m: *m, changed: changed})

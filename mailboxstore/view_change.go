@@ -30,6 +30,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 			return
 		}
 		v.f.tracker.QueueMessageFlags(seq, m.uid, imapFlags(m.letters), v.tracker)
+		v.f.notifyLocked()
 	})
 	v.f.mu.Unlock()
 	if firstErr != nil {
