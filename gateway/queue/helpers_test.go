@@ -81,9 +81,12 @@ func (f *fakeDeliverer) Deliver(ctx context.Context, msg *Message, rcpts []*Reci
 	if f.started != nil {
 		f.started <- call
 	}
-	if f.block != nil {
+	f.mu.Lock()
+	block := f.block
+	f.mu.Unlock()
+	if block != nil {
 		select {
-		case <-f.block:
+		case <-block:
 		case <-ctx.Done():
 			out := make([]Result, len(rcpts))
 			for i, r := range rcpts {

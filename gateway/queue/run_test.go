@@ -340,3 +340,59 @@ func TestShutdownGrace(t *testing.T) {
 		t.Errorf("Run again with a done context: %v", err)
 	}
 }
+
+// TestRetryNowWhileBusy: RetryNow during an attempt makes the message due
+// again right after it, not on the retry schedule.
+func TestRetryNowWhileBusy(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	fd := newFakeDeliverer()
+	fd.started = make(chan deliveryCall, 10)
+	fd.script("b@example.test", tmp451, ok250)
+	opts := testOptions(t, fd)
+	opts.Now = clk.Now
+	q := openQueue(t, opts)
+	settled := settledChan(q)
+	block := make(chan struct{})
+	fd.block = block
+	runQueue(t, q)
+	id := commit(t, q, "b@example.test")
+	recv(t, fd.started)
+	if err := q.RetryNow(id); err != nil {
+		t.Fatal(err)
+	}
+	fd.mu.Lock()
+	fd.block = nil
+	fd.mu.Unlock()
+	close(block)
+	recv(t, settled)
+	recv(t, fd.started) // the second attempt, with the clock unmoved
+	recv(t, settled)
+	if q.Len() != 0 {
+		t.Errorf("Len = %d", q.Len())
+	}
+	if err := q.RetryNow(id); err == nil {
+		t.Error("RetryNow of a finished message succeeded")
+	}
+}
+
+// TestMissingResults: recipients the Deliverer gives no result for stay
+// pending; a recipient listed twice gets the results in turn.
+func TestMissingResults(t *testing.T) {
+	t.Parallel()
+	opts := testOptions(t, nopDeliverer{})
+	q := openQueue(t, opts)
+	settled := settledChan(q)
+	runQueue(t, q)
+	id := commit(t, q, "b@example.test", "b@example.test")
+	recv(t, settled)
+	env, err := q.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range env.Recipients {
+		if r.State != StatePending || r.LastReply != "no delivery result" || r.Attempts != 1 {
+			t.Errorf("recipient = %+v", r)
+		}
+	}
+}
