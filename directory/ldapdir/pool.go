@@ -33,7 +33,7 @@ func newPool(d *dialer, size int) *pool {
 // directory.ErrUnavailable.
 func (p *pool) do(ctx context.Context, op func(*ldap.Conn) error) error {
 	for attempt := 0; ; attempt++ {
-		c, reused, err := p.get(ctx)
+		c, reused, err := p.get(ctx, attempt > 0)
 		if err != nil {
 			return err
 		}
@@ -49,7 +49,9 @@ func (p *pool) do(ctx context.Context, op func(*ldap.Conn) error) error {
 	}
 }
 
-func (p *pool) get(ctx context.Context) (c *ldap.Conn, reused bool, err error) {
+// get returns an idle connection, or a new one when there is none or fresh
+// is set.
+func (p *pool) get(ctx context.Context, fresh bool) (c *ldap.Conn, reused bool, err error) {
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -62,7 +64,7 @@ func (p *pool) get(ctx context.Context) (c *ldap.Conn, reused bool, err error) {
 		<-p.slots
 		return nil, false, errClosed
 	}
-	for {
+	for !fresh {
 		select {
 		case c := <-p.idle:
 			if c.IsClosing() {

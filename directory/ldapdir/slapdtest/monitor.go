@@ -8,10 +8,11 @@ import (
 	"github.com/go-ldap/ldap/v3"
 )
 
-// SearchCount returns how many search operations slapd has completed, read
-// from cn=Monitor. The read itself is one search that is counted from the
-// next call on, so the difference between two calls is the searches done in
-// between plus one.
+// SearchCount returns how many search operations slapd has started, read
+// from cn=Monitor (monitorOpInitiated: completed operations are counted only
+// after the reply is sent, too late for a client that just got it). The read
+// itself is one search, so the difference between two calls is the searches
+// done in between plus one.
 func (s *Server) SearchCount(t testing.TB) uint64 {
 	t.Helper()
 	c, err := ldap.DialURL(s.URL)
@@ -24,11 +25,11 @@ func (s *Server) SearchCount(t testing.TB) uint64 {
 	}
 	res, err := c.Search(ldap.NewSearchRequest("cn=Search,cn=Operations,cn=Monitor",
 		ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
-		"(objectClass=*)", []string{"monitorOpCompleted"}, nil))
+		"(objectClass=*)", []string{"monitorOpInitiated"}, nil))
 	if err != nil || len(res.Entries) != 1 {
 		t.Fatalf("slapdtest: monitor search: %v", err)
 	}
-	n, err := strconv.ParseUint(strings.TrimSpace(res.Entries[0].GetAttributeValue("monitorOpCompleted")), 10, 64)
+	n, err := strconv.ParseUint(strings.TrimSpace(res.Entries[0].GetAttributeValue("monitorOpInitiated")), 10, 64)
 	if err != nil {
 		t.Fatalf("slapdtest: monitor value: %v", err)
 	}
