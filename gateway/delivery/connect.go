@@ -1,0 +1,102 @@
+package delivery
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// session is one open client connection to a back end.
+type session struct {
+	c      *smtp.Client
+	conn   net.Conn // what the client talks over (deadlines go here)
+	stop   func() bool
+	broken bool // the connection is unusable: close without QUIT
+}
+
+// connect dials t, applies its TLS policy and says EHLO/LHLO. A closed ctx
+// closes the connection, which ends any step in progress.
+func (d *Deliverer) connect(ctx context.Context, t *target) (*session, error) {
+	s, err := d.connectPolicy(ctx, t, t.tls)
+	var hf *handshakeError
+	if errors.As(err, &hf) && t.tls == PolicyOpportunistic {
+		d.log.WarnContext(ctx, "TLS handshake failed, retrying without TLS",
+			slog.String("route", t.key()), slog.String("error", hf.err.Error()))
+		return d.connectPolicy(ctx, t, PolicyNone)
+	}
+	return s, err
+}
+
+func (d *Deliverer) connectPolicy(ctx context.Context, t *target, policy TLSPolicy) (*session, error) {
+	dctx, cancel := context.WithTimeout(ctx, d.opts.DialTimeout)
+	defer cancel()
+	nd := &net.Dialer{}
+	var conn net.Conn
+	var err error
+	if t.scheme == schemeSMTPS {
+		conn, err = (&tls.Dialer{NetDialer: nd, Config: t.tlsConfig()}).DialContext(dctx, "tcp", t.addr)
+	} else {
+		conn, err = nd.DialContext(dctx, "tcp", t.addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", t.addr, err)
+	}
+	raw := conn
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	fail := func(err error) (*session, error) {
+		stop()
+		raw.Close()
+		return nil, err
+	}
+	if t.scheme != schemeSMTPS && policy != PolicyNone {
+		conn, err = d.negotiateTLS(ctx, conn, t, policy)
+		if err != nil {
+			return fail(err)
+		}
+	}
+	var c *smtp.Client
+	if t.scheme == schemeLMTP {
+		c = smtp.NewClientLMTP(conn)
+	} else {
+		c = smtp.NewClient(conn)
+	}
+	s := &session{c: c, conn: conn, stop: stop}
+	d.arm(ctx, s)
+	if err := c.Hello(d.opts.Hostname); err != nil {
+		return fail(fmt.Errorf("greeting/hello: %w", err))
+	}
+	return s, nil
+}
+
+// arm sets the client's timeouts for the next step: the configured ones,
+// cut short by ctx's deadline.
+func (d *Deliverer) arm(ctx context.Context, s *session) {
+	s.c.CommandTimeout = bounded(ctx, d.opts.CommandTimeout)
+	s.c.SubmissionTimeout = bounded(ctx, d.opts.DataTimeout)
+}
+
+// bounded returns limit, or less when ctx's deadline comes sooner.
+func bounded(ctx context.Context, limit time.Duration) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl); left < limit {
+			return max(left, time.Millisecond)
+		}
+	}
+	return limit
+}
+
+// close ends the session: QUIT when the connection is usable, then close.
+func (d *Deliverer) close(ctx context.Context, s *session) {
+	s.stop()
+	if !s.broken && ctx.Err() == nil {
+		s.c.CommandTimeout = bounded(ctx, min(d.opts.CommandTimeout, 10*time.Second))
+		_ = s.c.Quit()
+	}
+	_ = s.c.Close()
+}
