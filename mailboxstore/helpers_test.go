@@ -1,7 +1,6 @@
 package mailboxstore
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -125,19 +124,11 @@ func startIMAP(t testing.TB, s *Store, opts ServerOptions) string {
 	return ln.Addr().String()
 }
 
-// readAll is io.ReadAll for tests.
-func readAll(t testing.TB, r io.Reader) string {
-	t.Helper()
-	var b bytes.Buffer
-	if _, err := b.ReadFrom(r); err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}
-
 func must(t testing.TB, err error, what string, args ...any) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("%s: %v", fmt.Sprintf(what, args...), err)
 	}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
