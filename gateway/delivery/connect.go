@@ -54,8 +54,9 @@ func (d *Deliverer) connectPolicy(ctx context.Context, t *target, policy TLSPoli
 		raw.Close()
 		return nil, err
 	}
+	startedTLS := false
 	if t.scheme != schemeSMTPS && policy != PolicyNone {
-		conn, err = d.negotiateTLS(ctx, conn, t, policy)
+		conn, startedTLS, err = d.negotiateTLS(ctx, conn, t, policy)
 		if err != nil {
 			return fail(err)
 		}
@@ -69,6 +70,10 @@ func (d *Deliverer) connectPolicy(ctx context.Context, t *target, policy TLSPoli
 	s := &session{c: c, conn: conn, stop: stop}
 	d.arm(ctx, s)
 	if err := c.Hello(d.opts.Hostname); err != nil {
+		var se *smtp.SMTPError
+		if startedTLS && !errors.As(err, &se) {
+			return fail(&handshakeError{err})
+		}
 		return fail(fmt.Errorf("greeting/hello: %w", err))
 	}
 	return s, nil

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"bridgehead.dev/bridgehead/gateway/queue"
@@ -19,7 +18,8 @@ type Deliverer struct {
 	router router
 	sems   map[string]chan struct{} // per target key
 	log    *slog.Logger
-	closed atomic.Bool
+	mu     sync.Mutex // guards closed and wg.Add
+	closed bool
 	wg     sync.WaitGroup
 }
 
@@ -62,7 +62,9 @@ func New(opts Options) (*Deliverer, error) {
 // failures) and waits for deliveries in progress; cancel their context to
 // cut them short. It is safe to call more than once.
 func (d *Deliverer) Close() error {
-	d.closed.Store(true)
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
 	d.wg.Wait()
 	return nil
 }
@@ -76,11 +78,14 @@ type group struct {
 // Deliver tries msg for rcpts, one transaction per destination, the
 // destinations in parallel. It returns one Result per recipient given.
 func (d *Deliverer) Deliver(ctx context.Context, msg *queue.Message, rcpts []*queue.Recipient) []queue.Result {
-	d.wg.Add(1)
-	defer d.wg.Done()
-	if d.closed.Load() {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
 		return failAll(rcpts, "", tempResult("delivery is shutting down"))
 	}
+	d.wg.Add(1)
+	d.mu.Unlock()
+	defer d.wg.Done()
 	id := msg.Envelope.ID
 	var results []queue.Result
 	var groups []*group

@@ -15,8 +15,10 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// handshakeError is a failed TLS handshake after STARTTLS: the connection
-// is lost, an opportunistic caller dials again without TLS.
+// handshakeError is a failed TLS handshake after STARTTLS (or a TLS
+// session failing at its first exchange, as TLS 1.3 reports a refused
+// client certificate): the connection is lost, an opportunistic caller
+// dials again without TLS.
 type handshakeError struct{ err error }
 
 func (e *handshakeError) Error() string { return "TLS handshake: " + e.err.Error() }
@@ -28,7 +30,9 @@ func (e *handshakeError) Unwrap() error { return e.err }
 // connection replays a 220 greeting so that a new go-smtp client can start
 // on it with its own EHLO/LHLO (the one after STARTTLS, or a second one in
 // plain text when opportunistic TLS did not happen).
-func (d *Deliverer) negotiateTLS(ctx context.Context, conn net.Conn, t *target, policy TLSPolicy) (net.Conn, error) {
+//
+// It reports whether TLS is on.
+func (d *Deliverer) negotiateTLS(ctx context.Context, conn net.Conn, t *target, policy TLSPolicy) (net.Conn, bool, error) {
 	br := bufio.NewReader(conn)
 	tp := textproto.NewReader(br)
 	step := func(expect int, cmd string) (string, error) {
@@ -47,7 +51,7 @@ func (d *Deliverer) negotiateTLS(ctx context.Context, conn net.Conn, t *target, 
 	}
 	defer conn.SetDeadline(time.Time{})
 	if _, err := step(220, ""); err != nil {
-		return nil, fmt.Errorf("greeting: %w", err)
+		return nil, false, fmt.Errorf("greeting: %w", err)
 	}
 	hello := "EHLO "
 	if t.scheme == schemeLMTP {
@@ -55,32 +59,32 @@ func (d *Deliverer) negotiateTLS(ctx context.Context, conn net.Conn, t *target, 
 	}
 	ext, err := step(250, hello+d.opts.Hostname)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", strings.TrimSpace(hello), err)
+		return nil, false, fmt.Errorf("%s: %w", strings.TrimSpace(hello), err)
 	}
 	plain := func() net.Conn { return replayConn(conn, br) }
 	if !offersSTARTTLS(ext) {
 		if policy == PolicyOpportunistic {
-			return plain(), nil
+			return plain(), false, nil
 		}
-		return nil, errors.New("STARTTLS not offered, TLS policy " + string(policy))
+		return nil, false, errors.New("STARTTLS not offered, TLS policy " + string(policy))
 	}
 	if _, err := step(220, "STARTTLS"); err != nil {
 		var se *smtp.SMTPError
 		if policy == PolicyOpportunistic && errors.As(err, &se) {
-			return plain(), nil
+			return plain(), false, nil
 		}
-		return nil, fmt.Errorf("STARTTLS: %w", err)
+		return nil, false, fmt.Errorf("STARTTLS: %w", err)
 	}
 	if br.Buffered() > 0 {
-		return nil, errors.New("STARTTLS: data after the 220 reply")
+		return nil, false, errors.New("STARTTLS: data after the 220 reply")
 	}
 	tc := tls.Client(conn, t.tlsConfig())
 	hctx, cancel := context.WithTimeout(ctx, d.opts.DialTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
-		return nil, &handshakeError{err}
+		return nil, false, &handshakeError{err}
 	}
-	return replayConn(tc, tc), nil
+	return replayConn(tc, tc), true, nil
 }
 
 func offersSTARTTLS(ehlo string) bool {

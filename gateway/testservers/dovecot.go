@@ -193,8 +193,9 @@ func (d *Dovecot) Start(t testing.TB) {
 	d.p = p
 }
 
-// Stop stops Dovecot (SIGTERM, then SIGKILL to its process group) and waits
-// until both ports refuse connections, for back-end-down tests.
+// Stop kills Dovecot's process group (SIGKILL: an outage, not a clean
+// shutdown, which takes Dovecot seconds) and waits until both ports refuse
+// connections, for back-end-down tests. Stored mail survives for Start.
 func (d *Dovecot) Stop(t testing.TB) {
 	t.Helper()
 	d.stop()
@@ -211,6 +212,6 @@ func (d *Dovecot) stop() {
 	if d.p == nil {
 		return
 	}
-	d.p.stop(5 * time.Second)
+	d.p.stop(0)
 	d.p = nil
 }

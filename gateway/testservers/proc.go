@@ -34,13 +34,15 @@ func startProc(logPath, bin string, args ...string) (*proc, error) {
 	return p, nil
 }
 
-// stop sends SIGTERM, waits up to grace, then kills the whole process group
-// and waits for the process to be reaped.
+// stop sends SIGTERM, waits up to grace (none when 0), then kills the whole
+// process group and waits for the process to be reaped.
 func (p *proc) stop(grace time.Duration) {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
+	if grace > 0 {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(grace):
+		}
 	}
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	<-p.done
