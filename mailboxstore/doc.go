@@ -36,4 +36,15 @@
 // as "Postmaster" (its INBOX) and "Postmaster/Badmail" etc. (its folders),
 // unless the admin's login is "postmaster", who sees it as its own. The name
 // "Postmaster" is reserved and cannot be created as a folder.
+//
+// # Wiring
+//
+//	st, err := mailboxstore.Open(mailboxstore.Options{Dir: filepath.Join(stateDir, "mailboxes"), Retention: 30 * 24 * time.Hour})
+//	go st.RunJanitor(ctx)
+//	srv, err := st.NewIMAPServer(mailboxstore.ServerOptions{TLSConfig: tlsConf, Auth: dirAuth, Admins: []string{"alice"}})
+//	go srv.Serve(ctx, ln) // returns once ctx is done and every session has ended
+//	uid, err := st.Append(ctx, mailboxstore.PostmasterOwner, mailboxstore.Inbox, report)
+//
+// Messages are stored byte for byte as given; hand them over with CRLF line
+// ends, as IMAP clients expect.
 package mailboxstore

@@ -114,3 +114,30 @@ func TestPythonImaplibReadsPostmasterAcrossRestart(t *testing.T) {
 			after.UIDValidity, before.UIDValidity, after.Search, before.Search)
 	}
 }
+
+// TestPythonMailboxReadsMaildir checks the tree with a standard Maildir
+// reader: Python's mailbox module.
+func TestPythonMailboxReadsMaildir(t *testing.T) {
+	t.Parallel()
+	python := needPython(t)
+	dir := t.TempDir()
+	s := openTestStore(t, dir, nil)
+	mustAppend(t, s, "postmaster", "INBOX", testMessage("copy", "x"))
+	mustAppend(t, s, "postmaster", "INBOX", testMessage("seen copy", "x"))
+	mustAppend(t, s, "postmaster", Badmail, testMessage("double bounce", "x"))
+	f, err := s.folder("postmaster", Inbox, false)
+	must(t, err, "folder")
+	f.mu.Lock()
+	must(t, f.setLettersLocked(f.msgs[1], "RS"), "set flags")
+	f.mu.Unlock()
+
+	out, err := exec.CommandContext(context.Background(), python, "testdata/maildir_read.py",
+		dir+"/postmaster").Output()
+	must(t, err, "maildir_read.py")
+	got := strings.TrimSpace(string(out))
+	want := `{"folders": ["Badmail"], "inbox": [{"subject": "copy", "flags": ""}, {"subject": "seen copy", "flags": "RS"}], ` +
+		`"Badmail": [{"subject": "double bounce", "flags": ""}]}`
+	if got != want {
+		t.Errorf("Python's mailbox module saw\n%s\nwant\n%s", got, want)
+	}
+}
