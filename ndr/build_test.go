@@ -449,6 +449,7 @@ func TestDiagnostic(t *testing.T) {
 		"550-first\r\n550 second":   "smtp; 550-first 550 second",
 		"smtp;550 x":                "smtp; 550 x",
 		"X-Postfix; host not found": "X-Postfix; host not found",
+		"smtp;  ":                   "",
 		"no route to remote.test":   "X-Bridgehead; no route to remote.test",
 		"550 grüße":                 "smtp; 550 gr??e",
 	} {

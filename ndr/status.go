@@ -95,7 +95,10 @@ func diagnostic(s string) string {
 	if typ, rest, ok := strings.Cut(s, ";"); ok {
 		t := strings.TrimSpace(typ)
 		if strings.EqualFold(t, "smtp") || (len(t) > 2 && strings.EqualFold(t[:2], "x-") && isAtom(t)) {
-			return t + "; " + strings.TrimSpace(rest)
+			if rest = strings.TrimSpace(rest); rest == "" {
+				return ""
+			}
+			return t + "; " + rest
 		}
 	}
 	if isReplyCode(s) {
@@ -149,8 +152,10 @@ func originalRecipient(orcpt string) string {
 	typ, addr, ok := strings.Cut(orcpt, ";")
 	typ = strings.TrimSpace(typ)
 	if !ok || !isAtom(typ) {
-		a := address(orcpt)
-		return strings.Replace(a, "; ", ";", 1)
+		if token(orcpt) == "" {
+			return ""
+		}
+		return strings.Replace(address(orcpt), "; ", ";", 1)
 	}
 	addr = token(addr)
 	if addr == "" {

@@ -132,11 +132,12 @@ func LoadTemplates(dir string) (*Templates, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ndr: load templates from %s: %w", dir, err)
 	}
+	builtin := DefaultTemplates()
 	for lang, tmpl := range over.byLang {
 		if tmpl.Lookup(subjectTemplate) == nil {
-			def := t.byLang[lang]
+			def := builtin.byLang[lang]
 			if def == nil {
-				def = t.byLang["en"]
+				def = builtin.byLang["en"]
 			}
 			if _, err := tmpl.AddParseTree(subjectTemplate, def.Lookup(subjectTemplate).Tree); err != nil {
 				return nil, fmt.Errorf("ndr: load templates from %s: %s: %w", dir, lang+templateExt, err)
