@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/emersion/go-smtp"
+
 	"bridgehead.dev/bridgehead/gateway/testservers"
 )
 
@@ -40,5 +42,24 @@ func TestLMTPDownThenUp(t *testing.T) {
 	}
 	if got := dc.Fetch(t, "bob@example.test", "pw"); len(got) != 1 {
 		t.Errorf("INBOX has %d messages, want 1", len(got))
+	}
+}
+
+func TestLMTPRepliesAfterData(t *testing.T) {
+	t.Parallel()
+	r := startRecorder(t, recorderConfig{lmtp: true, status: map[string]error{
+		"full@example.test": &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: "Mailbox full"},
+		"gone@example.test": &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 2, 1}, Message: "Mailbox disabled"},
+	}})
+	d := newDeliverer(t, Options{Routes: []Route{{Domains: []string{"*"}, To: "lmtp://" + r.Addr}}})
+	res := deliver(t, d, newMessage("l3", testBody), rcpts("ok@example.test", "full@example.test", "gone@example.test", "ok@example.test"))
+	if got := res["ok@example.test"]; !got.Delivered() {
+		t.Errorf("ok: %+v", got)
+	}
+	if got := res["full@example.test"]; got.Code != 452 || got.Enhanced != "4.2.2" || got.Permanent {
+		t.Errorf("full: %+v, want temporary 452 4.2.2", got)
+	}
+	if got := res["gone@example.test"]; got.Code != 550 || got.Enhanced != "5.2.1" || !got.Permanent {
+		t.Errorf("gone: %+v, want permanent 550 5.2.1", got)
 	}
 }

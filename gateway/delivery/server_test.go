@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"os"
@@ -24,6 +25,7 @@ import (
 // for TLS and concurrency tests that smtp-sink cannot do.
 type recorder struct {
 	Addr string
+	cfg  recorderConfig
 
 	mu        sync.Mutex
 	msgs      []received
@@ -37,9 +39,10 @@ type received struct {
 }
 
 type recSession struct {
-	r    *recorder
-	c    *smtp.Conn
-	inTx bool
+	r     *recorder
+	c     *smtp.Conn
+	inTx  bool
+	rcpts []string
 }
 
 func (r *recorder) NewSession(c *smtp.Conn) (smtp.Session, error) {
@@ -55,7 +58,21 @@ func (s *recSession) Mail(string, *smtp.MailOptions) error {
 	return nil
 }
 
-func (s *recSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (s *recSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.rcpts = append(s.rcpts, to)
+	return nil
+}
+
+// LMTPData answers the statuses in the recorder's config per recipient.
+func (s *recSession) LMTPData(rd io.Reader, status smtp.StatusCollector) error {
+	if err := s.Data(rd); err != nil {
+		return err
+	}
+	for _, rcpt := range s.rcpts {
+		status.SetStatus(rcpt, s.r.cfg.status[rcpt])
+	}
+	return nil
+}
 
 func (s *recSession) Data(rd io.Reader) error {
 	b, err := io.ReadAll(rd)
@@ -78,6 +95,7 @@ func (s *recSession) Reset() {
 	s.r.mu.Lock()
 	defer s.r.mu.Unlock()
 	s.end()
+	s.rcpts = nil
 }
 
 func (s *recSession) Logout() error { s.Reset(); return nil }
@@ -88,18 +106,32 @@ func (r *recorder) received() []received {
 	return append([]received(nil), r.msgs...)
 }
 
-// startRecorder serves SMTP on a free loopback port with STARTTLS when
-// tlsConf is not nil.
-func startRecorder(t *testing.T, tlsConf *tls.Config) *recorder {
+// recorderConfig says how a recorder serves.
+type recorderConfig struct {
+	tls      *tls.Config      // STARTTLS offered when set
+	implicit bool             // implicit TLS with tls (smtps)
+	lmtp     bool             // speak LMTP
+	status   map[string]error // LMTP per-recipient status after DATA (nil: 250)
+}
+
+// startRecorder serves SMTP or LMTP on a free loopback port.
+func startRecorder(t *testing.T, cfg recorderConfig) *recorder {
 	t.Helper()
-	r := &recorder{}
+	r := &recorder{cfg: cfg}
 	srv := smtp.NewServer(r)
 	srv.Domain = "recorder.test"
-	srv.TLSConfig = tlsConf
+	srv.LMTP = cfg.lmtp
+	srv.ErrorLog = log.New(io.Discard, "", 0)
 	srv.ReadTimeout, srv.WriteTimeout = 30*time.Second, 30*time.Second
+	var l net.Listener
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cfg.implicit {
+		l = tls.NewListener(l, cfg.tls)
+	} else {
+		srv.TLSConfig = cfg.tls
 	}
 	r.Addr = l.Addr().String()
 	done := make(chan struct{})

@@ -14,7 +14,7 @@ import (
 func TestTLSPolicies(t *testing.T) {
 	t.Parallel()
 	srvConf, caFile := testCA(t)
-	r := startRecorder(t, srvConf)
+	r := startRecorder(t, recorderConfig{tls: srvConf})
 	for _, tc := range []struct {
 		name      string
 		route     Route
@@ -53,7 +53,7 @@ func TestOpportunisticHandshakeFailureFallsBack(t *testing.T) {
 	t.Parallel()
 	srvConf, _ := testCA(t)
 	srvConf.ClientAuth = tls.RequireAnyClientCert // our client has none: every handshake fails
-	r := startRecorder(t, srvConf)
+	r := startRecorder(t, recorderConfig{tls: srvConf})
 	d := newDeliverer(t, Options{Routes: []Route{{Domains: []string{"*"}, To: "smtp://" + r.Addr}}})
 	if res := deliver(t, d, newMessage("t2", testBody), rcpts("bob@example.test"))["bob@example.test"]; !res.Delivered() {
 		t.Fatalf("opportunistic: %+v", res)
@@ -70,7 +70,7 @@ func TestOpportunisticHandshakeFailureFallsBack(t *testing.T) {
 
 func TestMaxPerRoute(t *testing.T) {
 	t.Parallel()
-	r := startRecorder(t, nil)
+	r := startRecorder(t, recorderConfig{})
 	d := newDeliverer(t, Options{MaxPerRoute: 1, Routes: []Route{{Domains: []string{"*"}, To: "smtp://" + r.Addr}}})
 	var wg sync.WaitGroup
 	for range 6 {
@@ -132,5 +132,18 @@ func TestMailboxTarget(t *testing.T) {
 	}
 	if mb.got["ok@dev.test"] != testBody {
 		t.Errorf("stored %q", mb.got["ok@dev.test"])
+	}
+}
+
+func TestSMTPS(t *testing.T) {
+	t.Parallel()
+	srvConf, caFile := testCA(t)
+	r := startRecorder(t, recorderConfig{tls: srvConf, implicit: true})
+	d := newDeliverer(t, Options{Routes: []Route{{Domains: []string{"*"}, To: "smtps://" + r.Addr, TLS: PolicyVerify, CAFile: caFile}}})
+	if res := deliver(t, d, newMessage("t4", testBody), rcpts("bob@example.test"))["bob@example.test"]; !res.Delivered() {
+		t.Fatalf("%+v", res)
+	}
+	if got := r.received(); len(got) != 1 || !got[0].tls || string(got[0].data) != testBody {
+		t.Fatalf("server got %+v", got)
 	}
 }
