@@ -63,8 +63,8 @@ func Build(r *Report, t *Templates) ([]byte, error) {
 		default:
 			tooLarge = r.ReturnFull
 			h, cut := capHeader(o.header, maxSize)
-			headerCut = cut
 			if len(h) > 0 {
+				headerCut = cut
 				returned = "headers"
 				third = &part{contentType: "text/rfc822-headers", description: "Undelivered Message Headers", encoding: bitness(o.headerEightBit), body: h}
 			}

@@ -491,3 +491,26 @@ func BenchmarkBuild(b *testing.B) {
 		}
 	}
 }
+
+func TestCapEdges(t *testing.T) {
+	t.Parallel()
+	o := normalize([]byte(sampleOriginal))
+	r := baseReport()
+	r.ReturnFull = true
+	r.MaxReturnSize = len(o.full)
+	b, _ := Build(r, nil)
+	if p, err := parseReport(b); err != nil || p.parts[2].mediaType != "message/rfc822" {
+		t.Errorf("original of exactly the cap not returned whole: %v", err)
+	}
+	r.MaxReturnSize = len(o.full) - 1
+	b, _ = Build(r, nil)
+	if p, err := parseReport(b); err != nil || p.parts[2].mediaType != "text/rfc822-headers" {
+		t.Errorf("original one over the cap returned whole: %v", err)
+	}
+	r.MaxReturnSize = 10 // smaller than the first field: nothing returned
+	b, _ = Build(r, nil)
+	p, err := parseReport(b)
+	if err != nil || len(p.parts) != 2 || !strings.Contains(string(p.parts[0].body), "so it is not attached") {
+		t.Errorf("nothing returned: %v, %d parts, text:\n%s", err, len(p.parts), p.parts[0].body)
+	}
+}
