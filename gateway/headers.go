@@ -1,0 +1,79 @@
+package gateway
+
+import (
+	"crypto/tls"
+	"crypto/rand"
+	"encoding/base32"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message/textproto"
+)
+
+// receivedHeader builds our Received field (RFC 5321 4.4, with the
+// protocol names of RFC 3848).
+func (s *session) receivedHeader(id string, rcpts int, firstRcpt string, now time.Time) string {
+	proto := "ESMTP"
+	state, isTLS := s.tlsState()
+	switch {
+	case isTLS && s.user != nil:
+		proto = "ESMTPSA"
+	case isTLS:
+		proto = "ESMTPS"
+	case s.user != nil:
+		proto = "ESMTPA"
+	}
+	helo := sanitizeHeaderText(s.conn.Hostname())
+	var b strings.Builder
+	fmt.Fprintf(&b, "Received: from %s ([%s])\r\n\tby %s (bridgehead) with %s id %s", helo, s.ip, s.gw.opts.Hostname, proto, id)
+	if isTLS {
+		fmt.Fprintf(&b, "\r\n\t(using %s with cipher %s)", tlsVersionName(state.Version), tls.CipherSuiteName(state.CipherSuite))
+	}
+	if rcpts == 1 {
+		fmt.Fprintf(&b, "\r\n\tfor <%s>", sanitizeHeaderText(firstRcpt))
+	}
+	fmt.Fprintf(&b, ";\r\n\t%s\r\n", now.Format(time.RFC1123Z))
+	return b.String()
+}
+
+// sanitizeHeaderText keeps client-supplied text from breaking a header.
+func sanitizeHeaderText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '(' || r == ')' || r == '<' || r == '>' {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+// countReceived counts the Received fields, for loop detection.
+func countReceived(h *textproto.Header) int {
+	return len(h.Values("Received"))
+}
+
+// fromAddresses parses the From field; ok is false when it is missing or
+// unparsable.
+func fromAddresses(h *textproto.Header) ([]string, bool) {
+	vals := h.Values("From")
+	if len(vals) != 1 {
+		return nil, false
+	}
+	list, err := mail.ParseAddressList(vals[0])
+	if err != nil || len(list) == 0 {
+		return nil, false
+	}
+	out := make([]string, len(list))
+	for i, a := range list {
+		out[i] = a.Address
+	}
+	return out, true
+}
+
+// newMessageID makes a Message-ID for a message that has none (RFC 6409 8.3).
+func newMessageID(queueID, hostname string) string {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("<%s.%s@%s>", queueID, strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])), hostname)
+}

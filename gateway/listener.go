@@ -1,0 +1,124 @@
+package gateway
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// limitListener hands connections to go-smtp only while the listener's
+// connection limits allow; a connection over a limit is answered with 421
+// and closed without reaching a session.
+type limitListener struct {
+	net.Listener
+	name      string
+	max       int
+	maxPerIP  int
+	implicit  *tls.Config // set for implicit TLS: refusals are sent inside TLS
+	handshake time.Duration
+	log       *slog.Logger
+
+	mu    sync.Mutex
+	total int
+	perIP map[netip.Addr]int
+}
+
+func newLimitListener(ln net.Listener, o *ListenerOptions, log *slog.Logger) *limitListener {
+	l := &limitListener{
+		Listener:  ln,
+		name:      o.Name,
+		max:       o.Limits.MaxConnections,
+		maxPerIP:  o.Limits.MaxConnectionsPerIP,
+		handshake: o.Limits.HandshakeTimeout,
+		log:       log,
+		perIP:     map[netip.Addr]int{},
+	}
+	if o.Mode == ModeSubmissions {
+		l.implicit = o.TLSConfig
+	}
+	return l
+}
+
+// Accept returns the next connection within the limits.
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := remoteIP(c)
+		if reason := l.take(ip); reason != "" {
+			l.log.Warn("connection refused", slog.String("listener", l.name),
+				slog.String("client_ip", ip.String()), slog.String("reason", reason))
+			go l.refuse(c)
+			continue
+		}
+		return &countedConn{Conn: c, release: func() { l.release(ip) }}, nil
+	}
+}
+
+// take reserves a slot for a connection from ip, or says why it can't.
+func (l *limitListener) take(ip netip.Addr) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.total >= l.max {
+		return "too many connections"
+	}
+	if l.perIP[ip] >= l.maxPerIP {
+		return "too many connections from this address"
+	}
+	l.total++
+	l.perIP[ip]++
+	return ""
+}
+
+func (l *limitListener) release(ip netip.Addr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.total--
+	if l.perIP[ip]--; l.perIP[ip] <= 0 {
+		delete(l.perIP, ip)
+	}
+}
+
+// refuse answers 421 4.7.0 and closes, inside TLS on an implicit-TLS port.
+func (l *limitListener) refuse(c net.Conn) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(l.handshake))
+	if l.implicit != nil {
+		tc := tls.Server(c, l.implicit)
+		if err := tc.Handshake(); err != nil {
+			return
+		}
+		c = tc
+	}
+	_, _ = c.Write([]byte("421 4.7.0 Too many connections, try again later\r\n"))
+}
+
+// countedConn gives its slot back once, when closed.
+type countedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+// Close closes the connection and releases its slot.
+func (c *countedConn) Close() error {
+	c.once.Do(c.release)
+	return c.Conn.Close()
+}
+
+// remoteIP is the client's address without port, unmapped from IPv4-in-IPv6.
+func remoteIP(c net.Conn) netip.Addr {
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return ta.AddrPort().Addr().Unmap()
+	}
+	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
