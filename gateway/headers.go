@@ -1,8 +1,8 @@
 package gateway
 
 import (
-	"crypto/tls"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base32"
 	"fmt"
 	"net/mail"
