@@ -3,7 +3,9 @@ package main
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"os"
+	"strings"
 )
 
 // CheckFiles checks that the files the config names can be read here: the
@@ -22,7 +24,7 @@ func (c *Config) CheckFiles() error {
 			err = f.Close()
 		}
 		if err != nil {
-			errs = append(errs, c.errAt(path, "%v", err))
+			errs = append(errs, c.errAt(path, "%s: %v", keyName(path), err))
 			return false
 		}
 		return true
@@ -47,4 +49,21 @@ func (c *Config) CheckFiles() error {
 		check(r.CAFile, "routes", i, "ca_file")
 	}
 	return errors.Join(errs...)
+}
+
+// keyName writes a path as a dotted key name, e.g. routes[1].ca_file.
+func keyName(path []any) string {
+	var b strings.Builder
+	for _, step := range path {
+		switch s := step.(type) {
+		case string:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(s)
+		case int:
+			fmt.Fprintf(&b, "[%d]", s)
+		}
+	}
+	return b.String()
 }
