@@ -327,3 +327,25 @@ func TestConfigCheckFiles(t *testing.T) {
 		t.Errorf("CheckFiles with the users file present: %v", err)
 	}
 }
+
+// FuzzParseConfig checks that no input panics and that every error line
+// names the file.
+func FuzzParseConfig(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "badconfigs", "*.yaml"))
+	for _, name := range append(files, filepath.Join("testdata", "design.yaml")) {
+		if data, err := os.ReadFile(name); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, err := ParseConfig("f.yaml", data)
+		if err == nil {
+			return
+		}
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if !strings.HasPrefix(line, "f.yaml:") {
+				t.Fatalf("error line %q does not name the file", line)
+			}
+		}
+	})
+}
