@@ -63,14 +63,14 @@ type setup struct {
 // testGateway is a Gateway running in-process on free loopback ports, with a
 // real queue under a temporary directory.
 type testGateway struct {
-	gw       *Gateway
-	q        *queue.Queue
-	qdir     string
-	addrs    map[string]string // listener name -> host:port
+	gw        *Gateway
+	q         *queue.Queue
+	qdir      string
+	addrs     map[string]string // listener name -> host:port
 	clientTLS *tls.Config
-	fake     *recorder // the fake deliverer when no other was set
-	cancel   context.CancelFunc
-	runDone  chan error // Run's result
+	fake      *recorder // the fake deliverer when no other was set
+	cancel    context.CancelFunc
+	runDone   chan error // Run's result
 }
 
 // startGateway starts a gateway with three listeners (submission,
