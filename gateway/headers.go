@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"encoding/base32"
 	"fmt"
+	"io"
+	"mime"
 	"net/mail"
 	"strings"
 	"time"
@@ -60,7 +62,7 @@ func fromAddresses(h *textproto.Header) ([]string, bool) {
 	if len(vals) != 1 {
 		return nil, false
 	}
-	list, err := mail.ParseAddressList(vals[0])
+	list, err := parseAddressList(vals[0])
 	if err != nil || len(list) == 0 {
 		return nil, false
 	}
@@ -69,6 +71,17 @@ func fromAddresses(h *textproto.Header) ([]string, bool) {
 		out[i] = a.Address
 	}
 	return out, true
+}
+
+// parseAddressList reads an address list whatever charset its display
+// names are encoded in: only the addresses matter here, and net/mail alone
+// knows no more than UTF-8, US-ASCII and ISO-8859-1, so it would refuse a
+// From field with, say, a windows-1252 or ISO-2022-JP name.
+func parseAddressList(s string) ([]*mail.Address, error) {
+	p := mail.AddressParser{WordDecoder: &mime.WordDecoder{
+		CharsetReader: func(charset string, input io.Reader) (io.Reader, error) { return input, nil },
+	}}
+	return p.ParseList(s)
 }
 
 // newMessageID makes a Message-ID for a message that has none (RFC 6409 8.3).
