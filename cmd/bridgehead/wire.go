@@ -17,6 +17,7 @@ import (
 	"bridgehead.dev/bridgehead/directory/ldapdir"
 	"bridgehead.dev/bridgehead/directory/static"
 	"bridgehead.dev/bridgehead/gateway"
+	"bridgehead.dev/bridgehead/gateway/bounce"
 	"bridgehead.dev/bridgehead/gateway/delivery"
 	"bridgehead.dev/bridgehead/gateway/queue"
 	"bridgehead.dev/bridgehead/mailboxstore"
@@ -92,12 +93,21 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 		return nil, fmt.Errorf("routes: %w", err)
 	}
 
+	reporter, err := bounce.New(bounce.Options{
+		Hostname: cfg.Hostname, Postmaster: cfg.NDR.Postmaster, CopyToPostmaster: cfg.NDR.CopyToPostmaster,
+		Language: cfg.NDR.Language, Expire: cfg.Queue.Expire.D(), Store: s.store, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ndr: %w", err)
+	}
 	qopts := queue.Options{
 		Dir:         filepath.Join(cfg.StateDir, "queue"),
 		Expire:      cfg.Queue.Expire.D(),
 		DelayNotice: cfg.Queue.DelayNotice.D(),
 		Deliverer:   s.deliver,
 		Logger:      log,
+		OnFailure:   reporter.OnFailure,
+		OnDelay:     reporter.OnDelay,
 	}
 	for _, d := range cfg.Queue.Retry {
 		qopts.Retry = append(qopts.Retry, d.D())
@@ -106,6 +116,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
+	reporter.SetQueue(s.queue)
 
 	auth, err := authn.New(s.dir, authn.Options{Logger: log})
 	if err != nil {
