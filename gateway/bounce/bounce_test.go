@@ -135,10 +135,11 @@ func TestNullSender(t *testing.T) {
 	checkBadmail(t, bad[0], id, "Subject: Quarterly numbers")
 }
 
-// RET=HDRS returns the original's header alone.
+// RET=HDRS returns the original's header alone; the sender's domain picks
+// the language of the text.
 func TestRetHeaders(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, setup{remoteArgs: refuseArgs})
+	h := newHarness(t, setup{remoteArgs: refuseArgs, languages: map[string]string{senderDomain: "de"}})
 	id := h.submit(t, &queue.Envelope{
 		From:       "alice@" + senderDomain,
 		Ret:        "HDRS",
@@ -154,6 +155,9 @@ func TestRetHeaders(t *testing.T) {
 	}
 	if bytes.Contains(r.parts[2].body, []byte("only a full return carries")) {
 		t.Errorf("RET=HDRS returned the body:\n%s", r.parts[2].body)
+	}
+	if !bytes.Contains(r.parts[0].body, []byte("Dies ist das Mailsystem")) {
+		t.Errorf("text part is not German:\n%s", r.parts[0].body)
 	}
 }
 

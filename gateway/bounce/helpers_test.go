@@ -44,6 +44,7 @@ type setup struct {
 	expire      time.Duration
 	delayNotice time.Duration
 	copyToPM    bool
+	languages   map[string]string // Options.DomainLanguage
 }
 
 // harness is a real queue delivering to two smtp-sinks, with the Reporter
@@ -94,7 +95,7 @@ func newHarness(t *testing.T, s setup) *harness {
 	}
 	rep, err := New(Options{
 		Hostname: hostname, Postmaster: postmaster, CopyToPostmaster: s.copyToPM,
-		Expire: s.expire, Store: store, Logger: log,
+		Expire: s.expire, DomainLanguage: s.languages, Store: store, Logger: log,
 	})
 	if err != nil {
 		t.Fatal(err)
