@@ -209,7 +209,7 @@ type site struct {
 	Directory      string // the directory: block, indented by two spaces
 	Routes         string // the routes: list, indented by two spaces
 	Backends       string // optional backends: block
-	MaxMsgsPerConn int
+	Limits         string // optional limits: block of the submission listener, indented by six spaces
 }
 
 var siteTemplate = template.Must(template.New("cfg").Parse(`hostname: gw.example.test
@@ -221,9 +221,9 @@ listeners:
   - name: submission
     address: {{.Submission}}
     mode: submission
-{{- if .MaxMsgsPerConn}}
+{{- if .Limits}}
     limits:
-      max_messages_per_connection: {{.MaxMsgsPerConn}}
+{{.Limits}}
 {{- end}}
   - name: submissions
     address: {{.Submissions}}

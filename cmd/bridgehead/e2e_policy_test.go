@@ -180,3 +180,47 @@ func TestE2EPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestE2ELimits checks a listener's recipient and size limits from the
+// config file.
+func TestE2ELimits(t *testing.T) {
+	t.Parallel()
+	sink := testservers.StartSink(t)
+	s := newSite(t)
+	s.staticUsers(t, "alice", "pw-alice", "alice@example.test")
+	s.Routes = "  - domains: [\"*\"]\n    to: smtp://" + sink.Addr + "\n    tls: none"
+	s.Limits = "      max_recipients: 2\n      max_message_size: 10KiB"
+	s.writeConfig(t)
+	s.serve(t)
+
+	c, err := dialAlice(s.Submission)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if ok, arg := c.Extension("SIZE"); !ok || arg != "10240" {
+		t.Errorf("SIZE extension %v %q, want 10240", ok, arg)
+	}
+	if err := c.Mail("alice@example.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{"a@remote.example", "b@remote.example"} {
+		if err := c.Rcpt(r, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = c.Rcpt("c@remote.example", nil)
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != 452 || se.EnhancedCode != (smtp.EnhancedCode{4, 5, 3}) {
+		t.Errorf("third RCPT: %v, want 452 4.5.3", err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.WriteString(w, "From: alice@example.test\r\nSubject: big\r\n\r\n"+strings.Repeat(strings.Repeat("x", 78)+"\r\n", 200))
+	err = w.Close()
+	if !errors.As(err, &se) || se.Code != 552 || se.EnhancedCode != (smtp.EnhancedCode{5, 3, 4}) {
+		t.Errorf("16 KB message over a 10 KiB limit: %v, want 552 5.3.4", err)
+	}
+}
