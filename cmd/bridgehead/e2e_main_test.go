@@ -202,14 +202,14 @@ func hashPassword(t testing.TB, pw string) string {
 
 // site is a gateway config under test: its files live in Dir.
 type site struct {
-	Dir            string
-	Submission     string // listener addresses
-	Submissions    string
-	Retry          string // queue.retry, e.g. "[1s]"
-	Directory      string // the directory: block, indented by two spaces
-	Routes         string // the routes: list, indented by two spaces
-	Backends       string // optional backends: block
-	Limits         string // optional limits: block of the submission listener, indented by six spaces
+	Dir         string
+	Submission  string // listener addresses
+	Submissions string
+	Retry       string // queue.retry, e.g. "[1s]"
+	Directory   string // the directory: block, indented by two spaces
+	Routes      string // the routes: list, indented by two spaces
+	Backends    string // optional backends: block
+	Limits      string // optional limits: block of the submission listener, indented by six spaces
 }
 
 var siteTemplate = template.Must(template.New("cfg").Parse(`hostname: gw.example.test
