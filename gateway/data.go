@@ -121,7 +121,9 @@ func (s *session) dataReply(err error) error {
 		return se
 	case errors.Is(err, errBareLF):
 		return replyBareLF
-	case errors.Is(err, errLineTooLong):
+	case errors.Is(err, errLineTooLong), errors.Is(err, smtp.ErrTooLongLine):
+		// go-smtp's own line limit usually trips first; its error is no
+		// *smtp.SMTPError and would otherwise become a 451.
 		return replyLineTooLong
 	case errors.As(err, &ne) && ne.Timeout():
 		return replyTimeout
