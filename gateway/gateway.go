@@ -33,9 +33,15 @@ type Gateway struct {
 	log     *slog.Logger
 	domains map[string]bool
 
-	mu      sync.Mutex
-	servers []*smtp.Server
-	ready   chan struct{}
+	// sessionsCtx is the parent of every session's context; cutSessions
+	// cancels it when the shutdown grace period is over.
+	sessionsCtx context.Context
+	cutSessions context.CancelFunc
+
+	mu        sync.Mutex
+	servers   []*smtp.Server
+	listeners []*limitListener
+	ready     chan struct{}
 }
 
 // New makes a gateway; opts are validated.
@@ -47,6 +53,7 @@ func New(opts Options, deps Deps) (*Gateway, error) {
 		return nil, errors.New("gateway: auth, directory and queue are required")
 	}
 	g := &Gateway{opts: opts, deps: deps, log: opts.Logger, domains: map[string]bool{}, ready: make(chan struct{})}
+	g.sessionsCtx, g.cutSessions = context.WithCancel(context.Background())
 	for _, d := range opts.Domains {
 		g.domains[d] = true
 	}
@@ -77,12 +84,14 @@ func (g *Gateway) Run(ctx context.Context) error {
 	for i, ln := range lns {
 		lo := &g.opts.Listeners[i]
 		srv := g.newServer(lo)
-		var l net.Listener = newLimitListener(ln, lo, g.log)
+		ll := newLimitListener(ln, lo, g.log)
+		var l net.Listener = ll
 		if lo.Mode == ModeSubmissions {
 			l = newTLSListener(l, lo.TLSConfig)
 		}
 		g.mu.Lock()
 		g.servers = append(g.servers, srv)
+		g.listeners = append(g.listeners, ll)
 		g.mu.Unlock()
 		g.log.Info("listening", slog.String("listener", lo.Name), slog.String("address", ln.Addr().String()), slog.String("mode", string(lo.Mode)))
 		go func() { errc <- srv.Serve(l) }()
@@ -100,10 +109,14 @@ func (g *Gateway) Run(ctx context.Context) error {
 }
 
 // shutdown stops accepting, waits up to ShutdownGrace for sessions to end,
-// then closes the rest.
+// then closes the rest and waits for them to be gone.
+//
+// go-smtp's Close cannot do the closing: after Shutdown it only answers
+// ErrServerClosed and leaves the connections open. The listeners' own
+// connection lists do it instead.
 func (g *Gateway) shutdown() {
 	g.mu.Lock()
-	servers := g.servers
+	servers, listeners := g.servers, g.listeners
 	g.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), g.opts.ShutdownGrace)
 	defer cancel()
@@ -112,13 +125,24 @@ func (g *Gateway) shutdown() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.Shutdown(ctx); err != nil {
-				g.log.Warn("sessions cut at shutdown", slog.String("error", err.Error()))
-				s.Close()
+			if err := s.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				g.log.Warn("shutdown", slog.String("error", err.Error()))
 			}
 		}()
 	}
 	wg.Wait()
+	if ctx.Err() == nil {
+		return
+	}
+	g.cutSessions()
+	for _, l := range listeners {
+		if n := l.closeAll(); n > 0 {
+			g.log.Warn("sessions cut at shutdown", slog.String("listener", l.name), slog.Int("sessions", n))
+		}
+	}
+	for _, l := range listeners {
+		l.waitIdle()
+	}
 }
 
 // newServer builds the go-smtp server for one listener.

@@ -24,6 +24,8 @@ type limitListener struct {
 	mu    sync.Mutex
 	total int
 	perIP map[netip.Addr]int
+	conns map[*countedConn]struct{}
+	idle  chan struct{} // closed when total drops to zero; made by waitIdle
 }
 
 func newLimitListener(ln net.Listener, o *ListenerOptions, log *slog.Logger) *limitListener {
@@ -35,6 +37,7 @@ func newLimitListener(ln net.Listener, o *ListenerOptions, log *slog.Logger) *li
 		handshake: o.Limits.HandshakeTimeout,
 		log:       log,
 		perIP:     map[netip.Addr]int{},
+		conns:     map[*countedConn]struct{}{},
 	}
 	if o.Mode == ModeSubmissions {
 		l.implicit = o.TLSConfig
@@ -56,7 +59,12 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			go l.refuse(c)
 			continue
 		}
-		return &countedConn{Conn: c, release: func() { l.release(ip) }}, nil
+		cc := &countedConn{Conn: c}
+		cc.release = func() { l.release(ip, cc) }
+		l.mu.Lock()
+		l.conns[cc] = struct{}{}
+		l.mu.Unlock()
+		return cc, nil
 	}
 }
 
@@ -75,13 +83,50 @@ func (l *limitListener) take(ip netip.Addr) string {
 	return ""
 }
 
-func (l *limitListener) release(ip netip.Addr) {
+func (l *limitListener) release(ip netip.Addr, c *countedConn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	delete(l.conns, c)
 	l.total--
 	if l.perIP[ip]--; l.perIP[ip] <= 0 {
 		delete(l.perIP, ip)
 	}
+	if l.total == 0 && l.idle != nil {
+		close(l.idle)
+		l.idle = nil
+	}
+}
+
+// closeAll closes every connection handed out and still open, under the
+// feet of its session, and returns how many there were. Their slots are
+// released when go-smtp, its reads failing, closes them in turn.
+func (l *limitListener) closeAll() int {
+	l.mu.Lock()
+	conns := make([]*countedConn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Conn.Close()
+	}
+	return len(conns)
+}
+
+// waitIdle returns once every connection handed out has been closed by
+// its session.
+func (l *limitListener) waitIdle() {
+	l.mu.Lock()
+	if l.total == 0 {
+		l.mu.Unlock()
+		return
+	}
+	if l.idle == nil {
+		l.idle = make(chan struct{})
+	}
+	idle := l.idle
+	l.mu.Unlock()
+	<-idle
 }
 
 // refuse answers 421 4.7.0 and closes, inside TLS on an implicit-TLS port.

@@ -50,7 +50,7 @@ var (
 )
 
 func (g *Gateway) newSession(c *smtp.Conn, lo *ListenerOptions) *session {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(g.sessionsCtx)
 	s := &session{gw: g, lo: lo, conn: c, ip: remoteIP(c.Conn()), ctx: ctx, cancel: cancel, start: time.Now()}
 	state, isTLS := c.TLSConnectionState()
 	s.tlsOn = isTLS
