@@ -152,6 +152,7 @@ func (s *session) checkFromHeader(h *textproto.Header) error {
 // line that ends it (or to the end of a message that has no body).
 func readHeaderBlock(br *bufio.Reader) ([]byte, error) {
 	var buf bytes.Buffer
+	lineStart := 0 // where the current line began in buf
 	for {
 		line, err := br.ReadSlice('\n')
 		buf.Write(line)
@@ -165,12 +166,15 @@ func readHeaderBlock(br *bufio.Reader) ([]byte, error) {
 			}
 			return buf.Bytes(), nil
 		case errors.Is(err, bufio.ErrBufferFull):
-			continue
+			continue // a line longer than the buffer: read on
 		case err != nil:
 			return nil, err
 		}
-		if len(line) == 2 { // "\r\n": end of the header section
+		// Only a whole line of "\r\n" ends the header section, not the tail
+		// of a line that filled the buffer.
+		if buf.Len()-lineStart == 2 {
 			return buf.Bytes(), nil
 		}
+		lineStart = buf.Len()
 	}
 }
