@@ -297,3 +297,18 @@ func TestQueueFailureIsTemporary(t *testing.T) {
 	}
 	tg.onlyQueued(t)
 }
+
+// A header line that fills the DATA reader's 32 KiB buffer exactly (a
+// listener may allow such lines) does not end the header section early, so
+// a From field after it is still checked.
+func TestFromCheckedAfterLongHeaderLine(t *testing.T) {
+	t.Parallel()
+	tg := startGateway(t, func(s *setup) { s.Limits.MaxLineLength = 40000 })
+	c := tg.authenticated(t, lnSubmission)
+	long := "X-Long: " + strings.Repeat("y", 32<<10-8) + "\r\n"
+	payload := "From: alice@example.test\r\n" + long + "From: ceo@example.test\r\nSubject: forged\r\n\r\nbody\r\n.\r\n"
+	if r := c.send1(alice, []string{bob}, payload); r.code/100 != 5 {
+		t.Errorf("second From after a long line = %v, want 5xx", r)
+	}
+	tg.assertNothingQueued(t)
+}
