@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -311,4 +312,51 @@ func TestFromCheckedAfterLongHeaderLine(t *testing.T) {
 		t.Errorf("second From after a long line = %v, want 5xx", r)
 	}
 	tg.assertNothingQueued(t)
+}
+
+// BDAT (CHUNKING is advertised) goes through the same checks as DATA.
+func TestBDAT(t *testing.T) {
+	t.Parallel()
+	tg := startGateway(t, nil)
+	c := tg.authenticated(t, lnSubmission)
+	bdat := func(chunks ...string) reply {
+		c.t.Helper()
+		if r := c.cmd("MAIL FROM:<%s>", alice); r.code != 250 {
+			t.Fatalf("MAIL = %v", r)
+		}
+		if r := c.cmd("RCPT TO:<%s>", bob); r.code != 250 {
+			t.Fatalf("RCPT = %v", r)
+		}
+		for i, ch := range chunks {
+			last := ""
+			if i == len(chunks)-1 {
+				last = " LAST"
+			}
+			c.writeRaw(fmt.Sprintf("BDAT %d%s\r\n%s", len(ch), last, ch))
+			r := c.read()
+			if i == len(chunks)-1 || r.code != 250 {
+				return r
+			}
+		}
+		return reply{}
+	}
+	if r := bdat("From: alice@example.test\r\nSubject: chunked\r\n\r\n", ".not stuffed\r\n"); r.code != 250 {
+		t.Fatalf("BDAT = %v, want 250", r)
+	}
+	m := tg.onlyQueued(t)
+	if !bytes.HasSuffix(m.data, []byte("\r\nFrom: alice@example.test\r\nSubject: chunked\r\n\r\n.not stuffed\r\n")) {
+		t.Errorf("queued:\n%q", m.data)
+	}
+	if r := bdat("From: alice@example.test\r\n\r\nbare\n.\nLF\r\n"); !r.is(550, "5.6.0") {
+		t.Errorf("BDAT with bare LF = %v, want 550 5.6.0", r)
+	}
+	if r := bdat("From: bob@example.test\r\n\r\nx\r\n"); !r.is(553, "5.7.1") {
+		t.Errorf("BDAT with a foreign From = %v, want 553 5.7.1", r)
+	}
+	if n := tg.q.Len(); n != 1 {
+		t.Errorf("queue holds %d messages, want 1", n)
+	}
+	if r := c.cmd("NOOP"); r.code != 250 {
+		t.Errorf("NOOP after BDAT = %v", r)
+	}
 }

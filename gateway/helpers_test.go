@@ -23,6 +23,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"bridgehead.dev/bridgehead/authn"
+	"bridgehead.dev/bridgehead/directory"
 	"bridgehead.dev/bridgehead/directory/static"
 	"bridgehead.dev/bridgehead/gateway/queue"
 	"bridgehead.dev/bridgehead/gateway/testservers"
@@ -58,6 +59,8 @@ type setup struct {
 	Queue queue.Options
 	// RunQueue starts the queue's workers, so messages get delivered.
 	RunQueue bool
+	// Resolver, if set, wraps the static directory for recipient lookups.
+	Resolver func(directory.Resolver) directory.Resolver
 }
 
 // testGateway is a Gateway running in-process on free loopback ports, with a
@@ -150,7 +153,11 @@ func startGateway(t testing.TB, change func(*setup)) *testGateway {
 	if err != nil {
 		t.Fatalf("authn.New: %v", err)
 	}
-	gw, err := New(st.Opts, Deps{Auth: auth, Directory: dir, Queue: q})
+	var resolver directory.Resolver = dir
+	if st.Resolver != nil {
+		resolver = st.Resolver(dir)
+	}
+	gw, err := New(st.Opts, Deps{Auth: auth, Directory: resolver, Queue: q})
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
 	}

@@ -1,8 +1,12 @@
 package gateway
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
+
+	"bridgehead.dev/bridgehead/directory"
 )
 
 func TestSenderMustBeOwned(t *testing.T) {
@@ -197,5 +201,34 @@ func TestStartTLSResetsTransaction(t *testing.T) {
 	}
 	if r := c.cmd("STARTTLS"); r.code/100 != 5 {
 		t.Errorf("second STARTTLS = %v, want 5xx", r)
+	}
+}
+
+// downResolver is a directory whose recipient lookups fail as if its
+// server were down.
+type downResolver struct{ directory.Resolver }
+
+func (downResolver) LookupRecipient(ctx context.Context, addr string) (*directory.Recipient, error) {
+	return nil, fmt.Errorf("lookup %s: %w", addr, directory.ErrUnavailable)
+}
+
+// A directory that cannot answer gets a temporary refusal, never a 5xx,
+// and no internal detail.
+func TestDirectoryDown(t *testing.T) {
+	t.Parallel()
+	tg := startGateway(t, func(s *setup) {
+		s.Resolver = func(r directory.Resolver) directory.Resolver { return downResolver{r} }
+	})
+	c := tg.afterEHLO(t, lnInbound)
+	c.cmd("MAIL FROM:<x@sender.example>")
+	r := c.cmd("RCPT TO:<%s>", alice)
+	if !r.is(451, "4.4.3") || strings.Contains(r.text, alice) {
+		t.Errorf("RCPT with the directory down = %v, want 451 4.4.3", r)
+	}
+	// Remote recipients of an authenticated session need no lookup.
+	c = tg.authenticated(t, lnSubmission)
+	c.cmd("MAIL FROM:<%s>", alice)
+	if r := c.cmd("RCPT TO:<carol@remote.example>"); r.code != 250 {
+		t.Errorf("remote RCPT with the directory down = %v, want 250", r)
 	}
 }
