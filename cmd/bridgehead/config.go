@@ -220,6 +220,12 @@ type NDRConfig struct {
 	CopyToPostmaster bool `yaml:"copy_to_postmaster"`
 	// Language is "en" (default) or "de".
 	Language string `yaml:"language"`
+	// Languages override Language per accepted domain of the original
+	// sender, e.g. {example.de: de}.
+	Languages map[string]string `yaml:"languages"`
+	// TemplatesDir holds LANG.tmpl files replacing the built-in report
+	// text; languages without a file keep the built-in one.
+	TemplatesDir string `yaml:"templates_dir"`
 }
 
 // MailboxstoreConfig is mailboxstore.
@@ -228,6 +234,8 @@ type MailboxstoreConfig struct {
 	IMAPAddress string `yaml:"imap_address"`
 	// Admins are the logins allowed in.
 	Admins []string `yaml:"admins"`
+	// Retention removes stored messages older than this; 0 keeps them.
+	Retention Duration `yaml:"retention"`
 }
 
 // AdminConfig is admin.
@@ -368,6 +376,7 @@ func (c *Config) resolvePaths() {
 	}
 	abs(&c.Auth.IMAP.CAFile)
 	abs(&c.Auth.OIDC.CAFile)
+	abs(&c.NDR.TemplatesDir)
 	for i := range c.Routes {
 		abs(&c.Routes[i].CAFile)
 	}

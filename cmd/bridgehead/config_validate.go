@@ -49,6 +49,14 @@ func (c *Config) validate() error {
 	if c.NDR.Language != "en" && c.NDR.Language != "de" {
 		add(p("ndr", "language"), "ndr.language %q: want en or de", c.NDR.Language)
 	}
+	for d, lang := range c.NDR.Languages {
+		if lang != "en" && lang != "de" {
+			add(p("ndr", "languages", d), "ndr.languages.%s %q: want en or de", d, lang)
+		}
+	}
+	if c.Mailboxstore.Retention < 0 {
+		add(p("mailboxstore", "retention"), "mailboxstore.retention must not be negative")
+	}
 	if a := c.Mailboxstore.IMAPAddress; a != "" {
 		if err := checkHostPort(a); err != nil {
 			add(p("mailboxstore", "imap_address"), "mailboxstore.imap_address: %v", err)

@@ -21,6 +21,7 @@ import (
 	"bridgehead.dev/bridgehead/gateway/delivery"
 	"bridgehead.dev/bridgehead/gateway/queue"
 	"bridgehead.dev/bridgehead/mailboxstore"
+	"bridgehead.dev/bridgehead/ndr"
 )
 
 // server is everything one bridgehead process runs, built from a Config.
@@ -61,7 +62,11 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 		return nil, err
 	}
 
-	s.store, err = mailboxstore.Open(mailboxstore.Options{Dir: filepath.Join(cfg.StateDir, "mailboxes"), Logger: log})
+	s.store, err = mailboxstore.Open(mailboxstore.Options{
+		Dir:       filepath.Join(cfg.StateDir, "mailboxes"),
+		Retention: cfg.Mailboxstore.Retention.D(),
+		Logger:    log,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("mailbox store: %w", err)
 	}
@@ -93,9 +98,16 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 		return nil, fmt.Errorf("routes: %w", err)
 	}
 
+	templates := ndr.DefaultTemplates()
+	if cfg.NDR.TemplatesDir != "" {
+		if templates, err = ndr.LoadTemplates(cfg.NDR.TemplatesDir); err != nil {
+			return nil, fmt.Errorf("ndr templates: %w", err)
+		}
+	}
 	reporter, err := bounce.New(bounce.Options{
 		Hostname: cfg.Hostname, Postmaster: cfg.NDR.Postmaster, CopyToPostmaster: cfg.NDR.CopyToPostmaster,
-		Language: cfg.NDR.Language, Expire: cfg.Queue.Expire.D(), Store: s.store, Logger: log,
+		Language: cfg.NDR.Language, DomainLanguage: cfg.NDR.Languages, Templates: templates,
+		Expire: cfg.Queue.Expire.D(), Store: s.store, Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ndr: %w", err)
