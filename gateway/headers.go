@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/mail"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -29,7 +30,7 @@ func (s *session) receivedHeader(id string, rcpts int, firstRcpt string, now tim
 	}
 	helo := sanitizeHeaderText(s.conn.Hostname())
 	var b strings.Builder
-	fmt.Fprintf(&b, "Received: from %s ([%s])\r\n\tby %s (bridgehead) with %s id %s", helo, s.ip, s.gw.opts.Hostname, proto, id)
+	fmt.Fprintf(&b, "Received: from %s (%s)\r\n\tby %s (bridgehead) with %s id %s", helo, addressLiteral(s.ip), s.gw.opts.Hostname, proto, id)
 	if isTLS {
 		fmt.Fprintf(&b, "\r\n\t(using %s with cipher %s)", tlsVersionName(state.Version), tls.CipherSuiteName(state.CipherSuite))
 	}
@@ -89,4 +90,13 @@ func newMessageID(queueID, hostname string) string {
 	var b [10]byte
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("<%s.%s@%s>", queueID, strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])), hostname)
+}
+
+// addressLiteral writes an IP as an RFC 5321 address literal: [192.0.2.1]
+// or [IPv6:2001:db8::1].
+func addressLiteral(ip netip.Addr) string {
+	if ip.Is6() && !ip.Is4In6() {
+		return "[IPv6:" + ip.String() + "]"
+	}
+	return "[" + ip.Unmap().String() + "]"
 }

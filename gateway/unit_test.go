@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"net/netip"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -231,5 +232,19 @@ func TestOptionsValidate(t *testing.T) {
 	}
 	if o.Domains[0] != "example.test" || o.MaxHops != 50 || o.ShutdownGrace == 0 || o.Logger == nil {
 		t.Errorf("defaults not filled: %+v", o)
+	}
+}
+
+func TestAddressLiteral(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"192.0.2.1":        "[192.0.2.1]",
+		"::ffff:192.0.2.1": "[192.0.2.1]",
+		"2001:db8::1":      "[IPv6:2001:db8::1]",
+		"::1":              "[IPv6:::1]",
+	} {
+		if got := addressLiteral(netip.MustParseAddr(in)); got != want {
+			t.Errorf("addressLiteral(%s) = %s, want %s", in, got, want)
+		}
 	}
 }
