@@ -31,6 +31,15 @@ func TestDocumentedConfigsParse(t *testing.T) {
 	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllSubmatch(readme, -1)
 	found := 0
 	for _, b := range blocks {
+		if regexp.MustCompile(`^directory:`).Match(b[1]) {
+			// A fragment replacing the directory: load it into a whole config.
+			base := "hostname: gw.example.test\nstate_dir: /var/lib/bridgehead\n" +
+				"listeners: [{name: in, address: 0.0.0.0:25, mode: inbound}]\ndomains: [example.test]\n"
+			if _, err := ParseConfig("README.md", append([]byte(base), b[1]...)); err != nil {
+				t.Errorf("README directory fragment: %v", err)
+			}
+			continue
+		}
 		if !regexp.MustCompile(`(?m)^listeners:`).Match(b[1]) {
 			continue // the users file
 		}
