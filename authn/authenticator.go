@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"strings"
 	"time"
@@ -31,10 +32,12 @@ type ConnInfo struct {
 // directory. It is safe for concurrent use; each server it makes serves one
 // AUTH exchange.
 type Authenticator struct {
-	dir   directory.Authenticator
-	delay time.Duration
-	sleep func(ctx context.Context, d time.Duration) error
-	log   *slog.Logger
+	dir       directory.Authenticator
+	listeners map[string]directory.Authenticator
+	throttle  *Throttle
+	delay     time.Duration
+	sleep     func(ctx context.Context, d time.Duration) error
+	log       *slog.Logger
 }
 
 // New returns an Authenticator checking passwords with dir.
@@ -46,10 +49,12 @@ func New(dir directory.Authenticator, opts Options) (*Authenticator, error) {
 		return nil, err
 	}
 	a := &Authenticator{
-		dir:   dir,
-		delay: opts.failureDelay(),
-		sleep: opts.Sleep,
-		log:   opts.Logger,
+		dir:       dir,
+		listeners: maps.Clone(opts.Listeners),
+		throttle:  opts.Throttle,
+		delay:     opts.failureDelay(),
+		sleep:     opts.Sleep,
+		log:       opts.Logger,
 	}
 	if a.sleep == nil {
 		a.sleep = sleepContext
@@ -67,11 +72,17 @@ func (a *Authenticator) Mechanisms() []string {
 
 // NewServer returns a SASL server for one AUTH exchange with the mechanism
 // (compared without regard to case). The server checks the password with
-// the directory under ctx and, on success, calls onSuccess (if not nil)
-// with the user before it reports the exchange done. Every error it or
-// NewServer returns is an *Error; an unknown mechanism is KindUnsupported.
+// the listener's password check (Options.Listeners) or the directory under
+// ctx and, on success, calls onSuccess (if not nil) with the user before it
+// reports the exchange done. Every error it or NewServer returns is an
+// *Error; an unknown mechanism is KindUnsupported, and a client cut off by
+// the throttle is KindThrottled, before or during the exchange.
 func (a *Authenticator) NewServer(ctx context.Context, mech string, info ConnInfo, onSuccess func(*directory.User)) (sasl.Server, error) {
 	t := &attempt{a: a, ctx: ctx, info: info, mech: strings.ToUpper(mech), onSuccess: onSuccess}
+	if e := t.cutOff(); e != nil {
+		t.fail(e)
+		return nil, e
+	}
 	switch t.mech {
 	case sasl.Plain:
 		return &guard{t: t, inner: sasl.NewPlainServer(t.checkPlain), limit: 3*MaxCredentialLength + 2}, nil
@@ -144,7 +155,12 @@ func (t *attempt) check(username, password string) error {
 	if password == "" {
 		return &Error{Kind: KindInvalidCredentials, Reason: "empty password"}
 	}
-	user, err := t.a.dir.Authenticate(t.ctx, username, password)
+	// A client cut off meanwhile (by its other connections) guesses no
+	// further: nothing reaches the directory.
+	if e := t.cutOff(); e != nil {
+		return e
+	}
+	user, err := t.a.verifier(t.info.Listener).Authenticate(t.ctx, username, password)
 	switch {
 	case err == nil && user == nil:
 		return &Error{Kind: KindUnavailable, Reason: "directory returned no user and no error"}
@@ -161,6 +177,9 @@ func (t *attempt) check(username, password string) error {
 	default:
 		return &Error{Kind: KindUnavailable, Reason: "directory error", Err: err}
 	}
+	if t.a.throttle != nil {
+		t.a.throttle.Success(username)
+	}
 	if t.onSuccess != nil {
 		t.onSuccess(user)
 	}
@@ -175,9 +194,40 @@ func (t *attempt) check(username, password string) error {
 	return nil
 }
 
+// verifier returns the password check for a listener.
+func (a *Authenticator) verifier(listener string) directory.Authenticator {
+	if v, ok := a.listeners[listener]; ok {
+		return v
+	}
+	return a.dir
+}
+
+// cutOff returns a KindThrottled error when the client is in a cool-down.
+func (t *attempt) cutOff() *Error {
+	if t.a.throttle == nil {
+		return nil
+	}
+	if cut, until := t.a.throttle.CutOff(t.info.RemoteIP); cut {
+		return &Error{Kind: KindThrottled, Reason: "client cut off until " + until.UTC().Format(time.RFC3339)}
+	}
+	return nil
+}
+
 // fail logs a failed attempt and waits the failure delay (or until the
-// attempt's context is done).
+// attempt's context is done). With a throttle, a wrong password counts
+// toward the client's and the login's limits and may wait longer; the
+// failure that reaches the client's cut-off turns e into KindThrottled.
 func (t *attempt) fail(e *Error) {
+	delay := t.a.delay
+	cut := false
+	if t.a.throttle != nil && e.Kind == KindInvalidCredentials {
+		var d time.Duration
+		d, cut = t.a.throttle.Failure(t.info.RemoteIP, t.login)
+		delay = max(delay, d)
+	}
+	if e.Kind == KindThrottled {
+		delay = 0
+	}
 	attrs := []slog.Attr{
 		slog.String("client_ip", ipString(t.info.RemoteIP)),
 		slog.String("login", logSafe(t.login)),
@@ -191,9 +241,19 @@ func (t *attempt) fail(e *Error) {
 		attrs = append(attrs, slog.String("err", e.Err.Error()))
 	}
 	t.a.log.LogAttrs(t.ctx, slog.LevelWarn, "auth failed", attrs...)
-	if t.a.delay > 0 {
+	if cut {
+		e.Kind = KindThrottled
+		e.Reason += "; client cut off"
+		t.a.log.LogAttrs(t.ctx, slog.LevelWarn, "auth client cut off",
+			slog.String("client_ip", ipString(t.info.RemoteIP)),
+			slog.String("client_block", ClientBlock(t.info.RemoteIP).String()),
+			slog.String("login", logSafe(t.login)),
+			slog.String("listener", t.info.Listener),
+		)
+	}
+	if delay > 0 {
 		// A done context ends the pause early; the answer stays the same.
-		_ = t.a.sleep(t.ctx, t.a.delay)
+		_ = t.a.sleep(t.ctx, delay)
 	}
 }
 

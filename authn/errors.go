@@ -22,6 +22,9 @@ const (
 	KindMalformed
 	// KindUnsupported: the mechanism is not offered (504 5.5.4).
 	KindUnsupported
+	// KindThrottled: too many failures from the client's address; the
+	// SMTP layer answers 421 4.7.0 and closes the connection.
+	KindThrottled
 )
 
 // String returns the kind's name, for logs.
@@ -35,6 +38,8 @@ func (k Kind) String() string {
 		return "malformed"
 	case KindUnsupported:
 		return "unsupported"
+	case KindThrottled:
+		return "throttled"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -50,6 +55,8 @@ func (k Kind) Reply() (code int, enhanced [3]int, text string) {
 		return 501, [3]int{5, 5, 2}, "Cannot decode authentication data"
 	case KindUnsupported:
 		return 504, [3]int{5, 5, 4}, "Unrecognized authentication type"
+	case KindThrottled:
+		return 421, [3]int{4, 7, 0}, "Too many failed authentication attempts, try again later"
 	}
 	return 454, [3]int{4, 7, 0}, "Temporary authentication failure"
 }

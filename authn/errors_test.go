@@ -23,6 +23,7 @@ func TestKindReply(t *testing.T) {
 		{authn.KindUnavailable, 454, [3]int{4, 7, 0}, true, "unavailable"},
 		{authn.KindMalformed, 501, [3]int{5, 5, 2}, false, "malformed"},
 		{authn.KindUnsupported, 504, [3]int{5, 5, 4}, false, "unsupported"},
+		{authn.KindThrottled, 421, [3]int{4, 7, 0}, true, "throttled"},
 		{authn.Kind(0), 454, [3]int{4, 7, 0}, true, "Kind(0)"},
 	}
 	for _, tt := range tests {

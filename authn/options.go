@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"bridgehead.dev/bridgehead/directory"
 )
 
 // DefaultFailureDelay is the pause before a failed attempt is answered when
@@ -27,6 +29,15 @@ type Options struct {
 	NoFailureDelay bool
 	// Logger receives the audit trail. Nil means slog.Default().
 	Logger *slog.Logger
+	// Listeners maps a listener name (ConnInfo.Listener) to the password
+	// check its attempts use instead of the Authenticator's own, e.g. a
+	// Chain with another order of methods. Nil entries are an error.
+	Listeners map[string]directory.Authenticator
+	// Throttle, when not nil, counts failures per client address and per
+	// login: failures then wait the longer of FailureDelay and the
+	// throttle's delay, and a client past its cut-off gets KindThrottled.
+	// One Throttle may be shared by several Authenticators.
+	Throttle *Throttle
 	// Sleep pauses for d or until ctx is done, whichever comes first, and
 	// returns ctx.Err() in the second case. Nil means a timer; tests inject
 	// a recorder.
@@ -40,6 +51,11 @@ func (o *Options) Validate() error {
 	}
 	if o.NoFailureDelay && o.FailureDelay != 0 {
 		return errors.New("authn: both a failure delay and no failure delay are set")
+	}
+	for name, a := range o.Listeners {
+		if a == nil {
+			return fmt.Errorf("authn: listener %q: no password check", name)
+		}
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -89,9 +91,21 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 		s.log = s.log.With(slog.String("login", u.Login))
 	})
 	if err != nil {
-		return nil, s.reply(err)
+		return nil, s.authReply(err)
 	}
 	return saslReplies{srv, s}, nil
+}
+
+// authReply is reply for authn's errors: a client cut off for too many
+// failures gets authn's 421 and the connection closes.
+func (s *session) authReply(err error) error {
+	var ae *authn.Error
+	if errors.As(err, &ae) && ae.Kind == authn.KindThrottled {
+		code, enh, text := ae.Reply()
+		s.log.Warn("auth cut off", slog.String("reason", ae.Reason))
+		s.closeWith(fmt.Sprintf("%d %d.%d.%d %s", code, enh[0], enh[1], enh[2], text))
+	}
+	return s.reply(err)
 }
 
 // saslReplies turns authn's errors into SMTP replies on their way out.
@@ -103,7 +117,7 @@ type saslReplies struct {
 func (r saslReplies) Next(response []byte) ([]byte, bool, error) {
 	ch, done, err := r.Server.Next(response)
 	if err != nil {
-		return nil, false, r.s.reply(err)
+		return nil, false, r.s.authReply(err)
 	}
 	return ch, done, nil
 }
