@@ -76,6 +76,12 @@ func (s *session) data(r io.Reader) error {
 	if s.user != nil {
 		env.Login = s.user.Login
 	}
+	var filtered []byte // the message as the filters left it; nil without filters
+	if len(s.lo.Filters) > 0 {
+		if filtered, err = s.runFilters(env, raw, br); err != nil {
+			return err
+		}
+	}
 	tx, err := q.Begin(env)
 	if err != nil {
 		return err
@@ -96,11 +102,17 @@ func (s *session) data(r io.Reader) error {
 	if _, err := tx.Write(added.Bytes()); err != nil {
 		return err
 	}
-	if _, err := tx.Write(raw); err != nil {
-		return err
-	}
-	if _, err := br.WriteTo(tx); err != nil {
-		return err
+	if filtered != nil {
+		if _, err := tx.Write(filtered); err != nil {
+			return err
+		}
+	} else {
+		if _, err := tx.Write(raw); err != nil {
+			return err
+		}
+		if _, err := br.WriteTo(tx); err != nil {
+			return err
+		}
 	}
 	if err := tx.Commit(s.ctx); err != nil {
 		return err

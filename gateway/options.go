@@ -11,6 +11,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"bridgehead.dev/bridgehead/gateway/filter"
 )
 
 // Mode is what a listener is for.
@@ -128,6 +130,10 @@ type ListenerOptions struct {
 	// TLSConfig serves STARTTLS (submission, inbound) or implicit TLS
 	// (submissions). Required for the submission modes.
 	TLSConfig *tls.Config
+	// Filters check each message after DATA and before the 250, in order;
+	// a refusal is the reply to the client. With filters the message is
+	// held in memory (at most Limits.MaxMessageSize) while they run.
+	Filters filter.Chain
 }
 
 // Validate checks the listener's options.

@@ -136,11 +136,16 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 	}
 	gopts := gateway.Options{Hostname: cfg.Hostname, Domains: cfg.Domains, Logger: log}
 	for _, l := range cfg.Listeners {
+		chain, err := buildFilters(cfg, l.Filters)
+		if err != nil {
+			return nil, fmt.Errorf("listener %s: filters: %w", l.Name, err)
+		}
 		gopts.Listeners = append(gopts.Listeners, gateway.ListenerOptions{
 			Name:      l.Name,
 			Address:   l.Address,
 			Mode:      gateway.Mode(l.Mode),
 			TLSConfig: tlsCfg,
+			Filters:   chain,
 			Limits: gateway.Limits{
 				MaxConnections:           l.Limits.MaxConnections,
 				MaxConnectionsPerIP:      l.Limits.MaxConnectionsPerIP,
