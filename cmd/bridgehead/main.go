@@ -25,6 +25,7 @@ commands:
   dev [-dir DIR]              run on the embedded default (self-signed certificate, demo user)
   check-config -config FILE   validate a config file; errors as FILE:LINE: what
   hash-password [-cost N]     read a password on stdin, print its bcrypt hash
+  loadtest -server ADDR ...   drive a submission server with concurrent clients, report msg/s and latency
 `
 
 // errUsage marks a command-line mistake: exit code 2.
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdCheckConfig(args, stdout, stderr)
 	case "hash-password":
 		return cmdHashPassword(args, stdin, stdout, stderr)
+	case "loadtest":
+		return cmdLoadtest(ctx, args, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
