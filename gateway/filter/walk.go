@@ -92,6 +92,9 @@ func parsePart(b []byte, start, end int, defType string) *Part {
 	bodyStart := headerEnd(b, start, end)
 	p := &Part{Start: start, BodyStart: bodyStart, End: end, Header: message.Header{Header: readHeader(b[start:bodyStart])}}
 	mt, params, err := p.Header.ContentType()
+	if !p.Header.Has("Content-Type") {
+		mt, params, err = defType, nil, nil // go-message assumes text/plain
+	}
 	if err != nil || mt == "" {
 		// Undecodable parameter values: read them without charset
 		// conversion rather than lose the file name.
@@ -116,6 +119,13 @@ func parsePart(b []byte, start, end int, defType string) *Part {
 		name = rawParam(p.Header.Get("Content-Disposition"), "filename")
 		if name == "" {
 			name = rawParam(p.Header.Get("Content-Type"), "name")
+		}
+	}
+	if strings.Contains(name, "=?") {
+		// go-message hands back the raw words when it does not know
+		// their charset.
+		if d, err := (&mime.WordDecoder{CharsetReader: passCharset}).DecodeHeader(name); err == nil {
+			name = d
 		}
 	}
 	p.Filename = name
