@@ -1,0 +1,181 @@
+// Package admin serves bridgehead's admin HTTP API: health and readiness
+// probes and JSON endpoints to look into and manage the queue.
+//
+// This version listens on loopback only: there is no authentication, so
+// Listen and Serve refuse any other address.
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"bridgehead.dev/bridgehead/gateway/queue"
+)
+
+// DefaultAddress is where the admin API listens unless configured.
+const DefaultAddress = "127.0.0.1:8025"
+
+// ErrNotLoopback means an address outside loopback was given; the admin
+// API has no authentication in this version and refuses to listen there.
+var ErrNotLoopback = errors.New("admin: address is not on loopback (no admin token support in this version)")
+
+// Queue is what the admin API needs of the queue; *queue.Queue has it.
+type Queue interface {
+	List() []*queue.Envelope
+	Get(id string) (*queue.Envelope, error)
+	OpenBody(id string) (io.ReadCloser, error)
+	RetryNow(id string) error
+	RetryAll() int
+	Hold(id string) error
+	Release(id string) error
+	Delete(id string) error
+	Bounce(ctx context.Context, id string) error
+}
+
+var _ Queue = (*queue.Queue)(nil)
+
+// Options configure a Server.
+type Options struct {
+	// Queue is the queue to administer. Required.
+	Queue Queue
+	// QueueDir is the queue's directory; /readyz fails while a file cannot
+	// be written there. Empty: not checked.
+	QueueDir string
+	// Logger receives the admin log. Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Server is the admin API. It starts not ready: call SetReady once the
+// gateway serves, and Drain when shutdown begins.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	mux      *http.ServeMux
+	ready    atomic.Bool
+	draining atomic.Bool
+}
+
+// New builds a Server.
+func New(opts Options) (*Server, error) {
+	if opts.Queue == nil {
+		return nil, errors.New("admin: no queue")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	s.routes()
+	return s, nil
+}
+
+// SetReady sets whether the process is ready for traffic (/readyz).
+func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+// Drain marks the process as shutting down: /readyz fails from now on.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Handler returns the API's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// CheckAddress returns an error wrapping ErrNotLoopback unless addr
+// (host:port) is on loopback.
+func CheckAddress(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("admin address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("admin address %q: %w", addr, ErrNotLoopback)
+}
+
+// Listen checks that addr is on loopback and listens there.
+func Listen(ctx context.Context, addr string) (net.Listener, error) {
+	if err := CheckAddress(addr); err != nil {
+		return nil, err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin: listen %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// Serve answers on ln until ctx is done, then shuts down (requests in
+// progress get a few seconds) and returns nil. It closes ln. It refuses a
+// listener that is not on loopback.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if err := CheckAddress(ln.Addr().String()); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	hs := &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		select {
+		case <-ctx.Done():
+		case <-done:
+			return
+		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := hs.Shutdown(sctx); err != nil {
+			_ = hs.Close()
+		}
+	}()
+	s.log.Info("admin API listening", slog.String("address", ln.Addr().String()))
+	err := hs.Serve(ln)
+	close(done)
+	<-stopped
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("admin: serve: %w", err)
+}
+
+// queueWritable checks that a file can be written in the queue directory.
+func (s *Server) queueWritable() error {
+	if s.opts.QueueDir == "" {
+		return nil
+	}
+	f, err := os.CreateTemp(s.opts.QueueDir, ".readyz-*")
+	if err != nil {
+		return fmt.Errorf("queue directory not writable: %w", err)
+	}
+	name := f.Name()
+	_, werr := f.Write([]byte("ok\n"))
+	cerr := f.Close()
+	rerr := os.Remove(name)
+	if err := errors.Join(werr, cerr, rerr); err != nil {
+		return fmt.Errorf("queue directory not writable: %w", err)
+	}
+	return nil
+}
