@@ -59,12 +59,12 @@ func (b *backend) Deliver(ctx context.Context, msg *queue.Message, rcpts []*queu
 }
 
 type env struct {
-	q       *queue.Queue
-	dir     string
-	be      *backend
-	srv     *admin.Server
-	base    string
-	failed  chan *queue.Envelope
+	q      *queue.Queue
+	dir    string
+	be     *backend
+	srv    *admin.Server
+	base   string
+	failed chan *queue.Envelope
 }
 
 func logger(t *testing.T) *slog.Logger {
