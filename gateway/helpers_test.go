@@ -25,6 +25,7 @@ import (
 	"bridgehead.dev/bridgehead/authn"
 	"bridgehead.dev/bridgehead/directory"
 	"bridgehead.dev/bridgehead/directory/static"
+	"bridgehead.dev/bridgehead/gateway/filter"
 	"bridgehead.dev/bridgehead/gateway/queue"
 	"bridgehead.dev/bridgehead/gateway/testservers"
 )
@@ -61,6 +62,8 @@ type setup struct {
 	RunQueue bool
 	// Resolver, if set, wraps the static directory for recipient lookups.
 	Resolver func(directory.Resolver) directory.Resolver
+	// Filters is every listener's filter chain.
+	Filters filter.Chain
 }
 
 // testGateway is a Gateway running in-process on free loopback ports, with a
@@ -108,7 +111,7 @@ func startGateway(t testing.TB, change func(*setup)) *testGateway {
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testservers.FreePort(t)))
 		tg.addrs[string(m)] = addr
 		st.Opts.Listeners = append(st.Opts.Listeners, ListenerOptions{
-			Name: string(m), Address: addr, Mode: m, Limits: st.Limits, TLSConfig: serverTLS,
+			Name: string(m), Address: addr, Mode: m, Limits: st.Limits, TLSConfig: serverTLS, Filters: st.Filters,
 		})
 	}
 
