@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"bridgehead.dev/bridgehead/authn"
 	"bridgehead.dev/bridgehead/directory"
 	"bridgehead.dev/bridgehead/directory/ldapdir"
 	"bridgehead.dev/bridgehead/directory/static"
@@ -130,7 +129,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 	}
 	reporter.SetQueue(s.queue)
 
-	auth, err := authn.New(s.dir, authn.Options{Logger: log})
+	auth, err := newAuthenticator(cfg, s.dir, log)
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+
+	"bridgehead.dev/bridgehead/authn"
+	"bridgehead.dev/bridgehead/directory"
+)
+
+// newAuthenticator builds SMTP AUTH from cfg.Auth: each password method
+// (directory, imap) behind its own cache, chained in auth.methods order;
+// a listener with auth_methods gets a chain of its own; guessing is
+// throttled with the package defaults.
+func newAuthenticator(cfg *Config, dir directory.Directory, log *slog.Logger) (*authn.Authenticator, error) {
+	checks := map[string]directory.Authenticator{}
+	method := func(name string) (authn.Method, error) {
+		if c, ok := checks[name]; ok {
+			return authn.Method{Name: name, Check: c}, nil
+		}
+		var inner directory.Authenticator
+		switch name {
+		case AuthDirectory:
+			inner = dir
+		case AuthIMAP:
+			v, err := newIMAPVerifier(cfg, dir)
+			if err != nil {
+				return authn.Method{}, err
+			}
+			inner = v
+		default:
+			return authn.Method{}, fmt.Errorf("unknown auth method %q", name)
+		}
+		c, err := authn.NewCache(inner, authn.CacheOptions{})
+		if err != nil {
+			return authn.Method{}, err
+		}
+		checks[name] = c
+		return authn.Method{Name: name, Check: c}, nil
+	}
+	chain := func(names []string) (*authn.Chain, error) {
+		var ms []authn.Method
+		for _, n := range names {
+			m, err := method(n)
+			if err != nil {
+				return nil, err
+			}
+			ms = append(ms, m)
+		}
+		return authn.NewChain(ms...)
+	}
+
+	def, err := chain(cfg.Auth.Methods)
+	if err != nil {
+		return nil, err
+	}
+	opts := authn.Options{Logger: log}
+	for _, l := range cfg.Listeners {
+		if len(l.AuthMethods) == 0 || slices.Equal(l.AuthMethods, cfg.Auth.Methods) {
+			continue
+		}
+		c, err := chain(l.AuthMethods)
+		if err != nil {
+			return nil, fmt.Errorf("listener %q: %w", l.Name, err)
+		}
+		if opts.Listeners == nil {
+			opts.Listeners = map[string]directory.Authenticator{}
+		}
+		opts.Listeners[l.Name] = c
+	}
+	if opts.Throttle, err = authn.NewThrottle(authn.ThrottleOptions{}); err != nil {
+		return nil, err
+	}
+	log.Info("auth configured",
+		slog.String("methods", strings.Join(cfg.Auth.Methods, ",")),
+		slog.Int("listener_overrides", len(opts.Listeners)))
+	return authn.New(def, opts)
+}
+
+// newIMAPVerifier builds the imap method from auth.imap: addresses from the
+// directory, else login@ the first accepted domain.
+func newIMAPVerifier(cfg *Config, dir directory.Resolver) (*authn.IMAPVerifier, error) {
+	ic := cfg.Auth.IMAP
+	opts := authn.IMAPOptions{Address: ic.Address, Resolver: dir}
+	switch ic.TLS {
+	case "", "implicit":
+		opts.TLS = authn.IMAPImplicitTLS
+	case "starttls":
+		opts.TLS = authn.IMAPStartTLS
+	default:
+		return nil, fmt.Errorf("auth.imap.tls %q: want implicit or starttls", ic.TLS)
+	}
+	if len(cfg.Domains) > 0 {
+		opts.Domain = cfg.Domains[0]
+	}
+	if ic.CAFile != "" {
+		pem, err := os.ReadFile(ic.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("auth.imap.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("auth.imap.ca_file %s: no PEM certificates", ic.CAFile)
+		}
+		opts.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	v, err := authn.NewIMAPVerifier(opts)
+	if err != nil {
+		return nil, fmt.Errorf("auth.imap: %w", err)
+	}
+	return v, nil
+}
