@@ -63,6 +63,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdCheckConfig(args, stdout, stderr)
 	case "hash-password":
 		return cmdHashPassword(args, stdin, stdout, stderr)
+	case "status":
+		return cmdStatus(ctx, args, stdout, stderr)
+	case "queue":
+		return cmdQueue(ctx, args, stdout, stderr)
 	case "loadtest":
 		return cmdLoadtest(ctx, args, stdout, stderr)
 	case "help", "-h", "-help", "--help":
