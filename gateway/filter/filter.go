@@ -9,6 +9,7 @@
 package filter
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -138,8 +139,17 @@ func (c Chain) Run(ctx context.Context, env *Envelope, msg []byte, log *slog.Log
 	return msg, nil
 }
 
-// prependHeaders returns msg with the header lines in front.
+// prependHeaders returns msg with the header lines in front. Fields of
+// the same names already in the message's header are removed first, so a
+// sender cannot supply its own verdict.
 func prependHeaders(lines []string, msg []byte) []byte {
+	names := map[string]bool{}
+	for _, l := range lines {
+		if name, _, ok := strings.Cut(l, ":"); ok {
+			names[strings.ToLower(strings.TrimSpace(name))] = true
+		}
+	}
+	msg = removeFields(msg, names)
 	n := len(msg)
 	for _, l := range lines {
 		n += len(l) + 2
@@ -176,4 +186,39 @@ func printable(s string, max int) string {
 		}
 	}
 	return string(b)
+}
+
+// removeFields returns msg without the top-level header fields named in
+// names (lower case), continuation lines included. msg is left alone when
+// no field matches.
+func removeFields(msg []byte, names map[string]bool) []byte {
+	end := headerEnd(msg, 0, len(msg))
+	var out []byte
+	dropping := false
+	for i := 0; i < end; {
+		j := bytes.IndexByte(msg[i:end], '\n')
+		next := end
+		if j >= 0 {
+			next = i + j + 1
+		}
+		line := msg[i:next]
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			// A continuation belongs to the field before it.
+		} else if name, _, ok := bytes.Cut(line, []byte(":")); ok {
+			dropping = names[strings.ToLower(string(bytes.TrimSpace(name)))]
+		} else {
+			dropping = false
+		}
+		if dropping && out == nil {
+			out = append(make([]byte, 0, len(msg)), msg[:i]...)
+		}
+		if !dropping && out != nil {
+			out = append(out, line...)
+		}
+		i = next
+	}
+	if out == nil {
+		return msg
+	}
+	return append(out, msg[end:]...)
 }
