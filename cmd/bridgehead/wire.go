@@ -35,6 +35,7 @@ type server struct {
 	deliver  *delivery.Deliverer
 	gw       *gateway.Gateway
 	ready    chan struct{}
+	admin    *adminRunner
 }
 
 // serverOptions are what the dev command changes beyond the config file.
@@ -162,6 +163,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	s.admin = newAdminRunner(cfg)
 	ok = true
 	return s, nil
 }
@@ -193,6 +195,11 @@ func (s *server) openDirectory(ctx context.Context, cfg *Config) error {
 // listeners first (sessions drain), then the queue, then the IMAP store.
 func (s *server) run(ctx context.Context) error {
 	defer s.close()
+	stopAdmin, err := s.admin.start(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 	storeCtx, stopStore := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopStore()
 	queueCtx, stopQueue := context.WithCancel(context.WithoutCancel(ctx))
