@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"bridgehead.dev/bridgehead/gateway/admin"
+	"bridgehead.dev/bridgehead/gateway/testservers"
+)
+
+// httpStatus returns the status of GET url, or 0 when nothing answers.
+func httpStatus(url string) int {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// adminQueue returns the admin API's queue listing, via the CLI's -json.
+func adminQueue(t *testing.T, addr string) []admin.Message {
+	t.Helper()
+	out, err := runCLI(t, "queue", "list", "-json", "-admin", addr)
+	if err != nil {
+		t.Fatalf("queue list: %v\n%s", err, out)
+	}
+	var ms []admin.Message
+	if err := json.Unmarshal([]byte(out), &ms); err != nil {
+		t.Fatalf("queue list -json: %v\n%s", err, out)
+	}
+	return ms
+}
+
+// TestE2EAdmin runs the binary with the admin API and administers a
+// message whose back end is down, then up, with the CLI; at SIGTERM the
+// process turns not ready while a session keeps it draining.
+func TestE2EAdmin(t *testing.T) {
+	t.Parallel()
+	testservers.Require(t, "swaks")
+	sink := testservers.StartSink(t)
+	sink.Stop(t)
+	s := newSite(t)
+	s.Retry = "[1h]"
+	s.staticUsers(t, "alice", "pw-alice", "alice@example.test")
+	s.Routes = fmt.Sprintf("  - domains: [\"*\"]\n    to: smtp://%s\n    tls: none", sink.Addr)
+	cfgPath := s.writeConfig(t)
+	adminAddr := freeAddr(t)
+	f, err := os.OpenFile(cfgPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "admin:\n  address: %s\n", adminAddr)
+	f.Close()
+	p := startBridgehead(t, s.Dir, []string{s.Submission, s.Submissions, adminAddr}, "serve", "-config", filepath.Join(s.Dir, "bridgehead.yaml"))
+	base := "http://" + adminAddr
+
+	if st := httpStatus(base + "/healthz"); st != 200 {
+		t.Errorf("healthz: %d", st)
+	}
+	eventually(t, 10*time.Second, "readyz 200", func() bool { return httpStatus(base+"/readyz") == 200 })
+
+	id := swaksSubmit(t, s.Submission, "--tls", "alice", "pw-alice", "alice@example.test", "bob@remote.example", "admin test")
+	eventually(t, 20*time.Second, "the first attempt recorded", func() bool {
+		ms := adminQueue(t, adminAddr)
+		return len(ms) == 1 && ms[0].ID == id && ms[0].Attempts >= 1
+	})
+	if out, err := runCLI(t, "queue", "hold", id, "-admin", adminAddr); err != nil {
+		t.Fatalf("hold: %v\n%s", err, out)
+	}
+	sink.Start(t)
+	if out, err := runCLI(t, "queue", "retry", id, "-admin", adminAddr); err == nil {
+		t.Errorf("retry of a held message succeeded:\n%s", out)
+	}
+	if out, err := runCLI(t, "queue", "release", id, "-admin", adminAddr); err != nil {
+		t.Fatalf("release: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "queue", "retry", id, "-admin", adminAddr); err != nil {
+		t.Fatalf("retry: %v\n%s", err, out)
+	}
+	eventually(t, 20*time.Second, "the message at the sink", func() bool { return len(sink.Messages(t)) == 1 })
+	eventually(t, 10*time.Second, "an empty queue", func() bool { return len(adminQueue(t, adminAddr)) == 0 })
+
+	// Delete a message whose back end is down.
+	sink.Stop(t)
+	id2 := swaksSubmit(t, s.Submission, "--tls", "alice", "pw-alice", "alice@example.test", "carol@remote.example", "to delete")
+	eventually(t, 20*time.Second, "the first attempt recorded", func() bool {
+		ms := adminQueue(t, adminAddr)
+		return len(ms) == 1 && ms[0].Attempts >= 1
+	})
+	out, err := runCLI(t, "queue", "show", id2, "-admin", adminAddr)
+	if err != nil || !strings.Contains(out, "Subject: to delete") {
+		t.Errorf("show: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "queue", "delete", id2, "-admin", adminAddr); err != nil {
+		t.Fatalf("delete: %v\n%s", err, out)
+	}
+	if ms := adminQueue(t, adminAddr); len(ms) != 0 {
+		t.Errorf("queue after delete: %+v", ms)
+	}
+
+	// A session open across SIGTERM keeps the process draining: not ready.
+	c, err := net.Dial("tcp", s.Submission)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "readyz 503 while draining", func() bool {
+		return httpStatus(base+"/readyz") == http.StatusServiceUnavailable
+	})
+	if st := httpStatus(base + "/healthz"); st != 200 {
+		t.Errorf("healthz while draining: %d", st)
+	}
+}
