@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -33,6 +34,7 @@ type ConnInfo struct {
 // AUTH exchange.
 type Authenticator struct {
 	dir       directory.Authenticator
+	tokens    TokenVerifier
 	listeners map[string]directory.Authenticator
 	throttle  *Throttle
 	delay     time.Duration
@@ -52,6 +54,7 @@ func New(dir directory.Authenticator, opts Options) (*Authenticator, error) {
 		dir:       dir,
 		listeners: maps.Clone(opts.Listeners),
 		throttle:  opts.Throttle,
+		tokens:    opts.Tokens,
 		delay:     opts.failureDelay(),
 		sleep:     opts.Sleep,
 		log:       opts.Logger,
@@ -67,6 +70,9 @@ func New(dir directory.Authenticator, opts Options) (*Authenticator, error) {
 
 // Mechanisms returns the SASL mechanisms offered, in order of preference.
 func (a *Authenticator) Mechanisms() []string {
+	if a.tokens != nil {
+		return []string{sasl.Plain, sasl.Login, sasl.OAuthBearer, MechXOAuth2}
+	}
 	return []string{sasl.Plain, sasl.Login}
 }
 
@@ -88,6 +94,10 @@ func (a *Authenticator) NewServer(ctx context.Context, mech string, info ConnInf
 		return &guard{t: t, inner: sasl.NewPlainServer(t.checkPlain), limit: 3*MaxCredentialLength + 2}, nil
 	case sasl.Login:
 		return &guard{t: t, inner: NewLoginServer(t.checkLogin), limit: MaxCredentialLength}, nil
+	case sasl.OAuthBearer, MechXOAuth2:
+		if a.tokens != nil {
+			return &guard{t: t, inner: newBearerServer(t.mech == MechXOAuth2, t.checkToken), limit: MaxTokenResponseLength}, nil
+		}
 	}
 	e := &Error{Kind: KindUnsupported, Reason: "unsupported mechanism"}
 	a.log.LogAttrs(ctx, slog.LevelInfo, "auth mechanism unsupported",
@@ -177,6 +187,11 @@ func (t *attempt) check(username, password string) error {
 	default:
 		return &Error{Kind: KindUnavailable, Reason: "directory error", Err: err}
 	}
+	return t.succeed(username, user)
+}
+
+// succeed records a successful attempt and reports the user.
+func (t *attempt) succeed(username string, user *directory.User) error {
 	if t.a.throttle != nil {
 		t.a.throttle.Success(username)
 	}
@@ -310,4 +325,43 @@ func logSafe(s string) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:maxLogged], "") + "..."
+}
+
+// checkToken is the OAUTHBEARER and XOAUTH2 callback: username is the
+// authorization identity the client named ("" = the token's user).
+func (t *attempt) checkToken(username, token string) error {
+	if username != "" {
+		if err := t.takeUsername(username); err != nil {
+			return err
+		}
+	}
+	if e := t.cutOff(); e != nil {
+		return e
+	}
+	if token == "" {
+		return &Error{Kind: KindInvalidCredentials, Reason: "empty token"}
+	}
+	user, err := t.a.tokens.VerifyToken(t.ctx, token)
+	var te *TokenError
+	switch {
+	case err == nil && user == nil:
+		return &Error{Kind: KindUnavailable, Reason: "token check returned no user and no error"}
+	case err == nil:
+	case errors.As(err, &te) || errors.Is(err, directory.ErrInvalidCredentials):
+		reason := "token refused"
+		if te != nil {
+			reason += ": " + te.Reason
+		}
+		return &Error{Kind: KindInvalidCredentials, Reason: reason, Err: err}
+	default:
+		return &Error{Kind: KindUnavailable, Reason: "token check unavailable", Err: err}
+	}
+	if username != "" && !strings.EqualFold(username, user.Login) && !slices.ContainsFunc(user.Addresses, func(a string) bool { return strings.EqualFold(a, username) }) {
+		return &Error{Kind: KindInvalidCredentials, Reason: fmt.Sprintf("authorization identity %q is not the token's user %q", logSafe(username), user.Login)}
+	}
+	if username == "" {
+		username = user.Login
+		t.login = user.Login
+	}
+	return t.succeed(username, user)
 }

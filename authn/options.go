@@ -33,6 +33,9 @@ type Options struct {
 	// check its attempts use instead of the Authenticator's own, e.g. a
 	// Chain with another order of methods. Nil entries are an error.
 	Listeners map[string]directory.Authenticator
+	// Tokens, when not nil, enables the OAUTHBEARER and XOAUTH2
+	// mechanisms and checks their bearer tokens (an *OIDCVerifier).
+	Tokens TokenVerifier
 	// Throttle, when not nil, counts failures per client address and per
 	// login: failures then wait the longer of FailureDelay and the
 	// throttle's delay, and a client past its cut-off gets KindThrottled.
