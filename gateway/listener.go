@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,6 +21,10 @@ type limitListener struct {
 	implicit  *tls.Config // set for implicit TLS: refusals are sent inside TLS
 	handshake time.Duration
 	log       *slog.Logger
+
+	// paused listeners answer new connections 421 4.3.2 and close them
+	// (see control.go); sessions in progress go on.
+	paused atomic.Bool
 
 	mu    sync.Mutex
 	total int
@@ -53,6 +58,12 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		ip := remoteIP(c)
+		if l.paused.Load() {
+			l.log.Info("connection refused", slog.String("listener", l.name),
+				slog.String("client_ip", ip.String()), slog.String("reason", "listener paused"))
+			go l.reply(c, pausedReply)
+			continue
+		}
 		if reason := l.take(ip); reason != "" {
 			l.log.Warn("connection refused", slog.String("listener", l.name),
 				slog.String("client_ip", ip.String()), slog.String("reason", reason))
@@ -131,6 +142,11 @@ func (l *limitListener) waitIdle() {
 
 // refuse answers 421 4.7.0 and closes, inside TLS on an implicit-TLS port.
 func (l *limitListener) refuse(c net.Conn) {
+	l.reply(c, "421 4.7.0 Too many connections, try again later\r\n")
+}
+
+// reply sends line and closes, inside TLS on an implicit-TLS port.
+func (l *limitListener) reply(c net.Conn, line string) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(l.handshake))
 	if l.implicit != nil {
@@ -140,7 +156,7 @@ func (l *limitListener) refuse(c net.Conn) {
 		}
 		c = tc
 	}
-	_, _ = c.Write([]byte("421 4.7.0 Too many connections, try again later\r\n"))
+	_, _ = c.Write([]byte(line))
 }
 
 // countedConn gives its slot back once, when closed.
