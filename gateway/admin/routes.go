@@ -19,6 +19,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/queue/retry", s.queueRetryAll)
 	s.mux.HandleFunc("GET /api/queue/{id}", s.queueShow)
 	s.mux.HandleFunc("POST /api/queue/{id}/{action}", s.queueAction)
+	s.listenerRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

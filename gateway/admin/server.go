@@ -1,5 +1,6 @@
 // Package admin serves bridgehead's admin HTTP API: health and readiness
-// probes and JSON endpoints to look into and manage the queue.
+// probes and JSON endpoints to look into and manage the queue and to pause
+// and resume the SMTP listeners.
 //
 // This version listens on loopback only: there is no authentication, so
 // Listen and Serve refuse any other address.
@@ -49,6 +50,9 @@ type Options struct {
 	// QueueDir is the queue's directory; /readyz fails while a file cannot
 	// be written there. Empty: not checked.
 	QueueDir string
+	// Listeners, if set, lets the API list, pause and resume the SMTP
+	// listeners.
+	Listeners Listeners
 	// Logger receives the admin log. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.

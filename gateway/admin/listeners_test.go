@@ -1,0 +1,80 @@
+package admin_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+
+	"bridgehead.dev/bridgehead/gateway"
+	"bridgehead.dev/bridgehead/gateway/admin"
+)
+
+// fakeListeners records pauses; the real thing is tested in gateway and
+// end to end in cmd/bridgehead.
+type fakeListeners struct {
+	mu     sync.Mutex
+	paused map[string]bool
+}
+
+func (f *fakeListeners) Listeners() []gateway.ListenerStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return []gateway.ListenerStatus{{Name: "submission", Address: "127.0.0.1:587", Mode: gateway.ModeSubmission, Paused: f.paused["submission"]}}
+}
+
+func (f *fakeListeners) set(name string, p bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if name != "submission" {
+		return fmt.Errorf("listener %q: %w", name, gateway.ErrNoListener)
+	}
+	f.paused[name] = p
+	return nil
+}
+
+func (f *fakeListeners) Pause(name string) error  { return f.set(name, true) }
+func (f *fakeListeners) Resume(name string) error { return f.set(name, false) }
+
+func TestListeners(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	fl := &fakeListeners{paused: map[string]bool{}}
+	srv, err := admin.New(admin.Options{Queue: e.q, Listeners: fl, Logger: logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := admin.Listen(t.Context(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	base := "http://" + ln.Addr().String()
+
+	var res admin.ListenerResult
+	if st := call(t, "POST", base+"/api/listeners/submission/pause", &res); st != 200 || res.Action != "pause" {
+		t.Fatalf("pause: %d %+v", st, res)
+	}
+	var ls []gateway.ListenerStatus
+	if st := call(t, "GET", base+"/api/listeners", &ls); st != 200 || len(ls) != 1 || !ls[0].Paused {
+		t.Errorf("list: %d %+v", st, ls)
+	}
+	if st := call(t, "POST", base+"/api/listeners/submission/resume", &res); st != 200 {
+		t.Errorf("resume: %d", st)
+	}
+	var er admin.Error
+	if st := call(t, "POST", base+"/api/listeners/nosuch/pause", &er); st != http.StatusNotFound || er.Error == "" {
+		t.Errorf("pause nosuch: %d %+v", st, er)
+	}
+	if st := call(t, "POST", base+"/api/listeners/submission/explode", &er); st != http.StatusNotFound {
+		t.Errorf("unknown action: %d", st)
+	}
+	// Without listener control the endpoints say so.
+	if st := call(t, "GET", e.base+"/api/listeners", &er); st != http.StatusNotFound {
+		t.Errorf("list without control: %d", st)
+	}
+}
