@@ -130,7 +130,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 	}
 	reporter.SetQueue(s.queue)
 
-	auth, err := newAuthenticator(cfg, s.dir, log)
+	auth, err := newAuthenticator(ctx, cfg, s.dir, log)
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"bridgehead.dev/bridgehead/authn"
 	"bridgehead.dev/bridgehead/directory"
@@ -16,8 +19,10 @@ import (
 // newAuthenticator builds SMTP AUTH from cfg.Auth: each password method
 // (directory, imap) behind its own cache, chained in auth.methods order;
 // a listener with auth_methods gets a chain of its own; guessing is
-// throttled with the package defaults.
-func newAuthenticator(cfg *Config, dir directory.Directory, log *slog.Logger) (*authn.Authenticator, error) {
+// throttled with the package defaults; auth.oidc, when set, enables
+// OAUTHBEARER and XOAUTH2 (the provider's discovery document is fetched
+// now, under ctx).
+func newAuthenticator(ctx context.Context, cfg *Config, dir directory.Directory, log *slog.Logger) (*authn.Authenticator, error) {
 	checks := map[string]directory.Authenticator{}
 	method := func(name string) (authn.Method, error) {
 		if c, ok := checks[name]; ok {
@@ -76,9 +81,15 @@ func newAuthenticator(cfg *Config, dir directory.Directory, log *slog.Logger) (*
 	if opts.Throttle, err = authn.NewThrottle(authn.ThrottleOptions{}); err != nil {
 		return nil, err
 	}
+	if o := cfg.Auth.OIDC; o.Issuer != "" {
+		if opts.Tokens, err = newOIDCVerifier(ctx, o, dir); err != nil {
+			return nil, err
+		}
+	}
 	log.Info("auth configured",
 		slog.String("methods", strings.Join(cfg.Auth.Methods, ",")),
-		slog.Int("listener_overrides", len(opts.Listeners)))
+		slog.Int("listener_overrides", len(opts.Listeners)),
+		slog.String("oidc_issuer", cfg.Auth.OIDC.Issuer))
 	return authn.New(def, opts)
 }
 
@@ -99,13 +110,9 @@ func newIMAPVerifier(cfg *Config, dir directory.Resolver) (*authn.IMAPVerifier, 
 		opts.Domain = cfg.Domains[0]
 	}
 	if ic.CAFile != "" {
-		pem, err := os.ReadFile(ic.CAFile)
+		pool, err := loadCAFile(ic.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("auth.imap.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("auth.imap.ca_file %s: no PEM certificates", ic.CAFile)
 		}
 		opts.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
@@ -114,4 +121,39 @@ func newIMAPVerifier(cfg *Config, dir directory.Resolver) (*authn.IMAPVerifier, 
 		return nil, fmt.Errorf("auth.imap: %w", err)
 	}
 	return v, nil
+}
+
+// newOIDCVerifier builds the token check from auth.oidc.
+func newOIDCVerifier(ctx context.Context, o OIDCConfig, dir directory.Resolver) (*authn.OIDCVerifier, error) {
+	client := &http.Client{Timeout: 30 * time.Second}
+	if o.CAFile != "" {
+		pool, err := loadCAFile(o.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("auth.oidc.ca_file: %w", err)
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		client.Transport = tr
+	}
+	v, err := authn.NewOIDCVerifier(ctx, authn.OIDCOptions{
+		Issuer: o.Issuer, Audience: o.Audience, UsernameClaim: o.UsernameClaim,
+		Resolver: dir, HTTPClient: client,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("auth.oidc: %w", err)
+	}
+	return v, nil
+}
+
+// loadCAFile reads a PEM bundle into a pool.
+func loadCAFile(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no PEM certificates", path)
+	}
+	return pool, nil
 }
