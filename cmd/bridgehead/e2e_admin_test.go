@@ -41,9 +41,26 @@ func adminQueue(t *testing.T, addr string) []admin.Message {
 	return ms
 }
 
+// greeting dials addr and returns the first line the server sends.
+func greeting(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatalf("read greeting from %s: %v", addr, err)
+	}
+	return line
+}
+
 // TestE2EAdmin runs the binary with the admin API and administers a
-// message whose back end is down, then up, with the CLI; at SIGTERM the
-// process turns not ready while a session keeps it draining.
+// message whose back end is down, then up, with the CLI; pauses and
+// resumes a listener with a session open across the pause; at SIGTERM the
+// process turns not ready while that session keeps it draining.
 func TestE2EAdmin(t *testing.T) {
 	t.Parallel()
 	testservers.Require(t, "swaks")
@@ -109,13 +126,41 @@ func TestE2EAdmin(t *testing.T) {
 	}
 
 	// A session open across SIGTERM keeps the process draining: not ready.
+	// Opened before the pause, it also shows the pause leaves it alone.
 	c, err := net.Dial("tcp", s.Submission)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
-		t.Fatal(err)
+	cr := bufio.NewReader(c)
+	if line, err := cr.ReadString('\n'); err != nil || !strings.HasPrefix(line, "220 ") {
+		t.Fatalf("greeting %q, %v", line, err)
+	}
+
+	if out, err := runCLI(t, "listener", "pause", "submission", "-admin", adminAddr); err != nil {
+		t.Fatalf("listener pause: %v\n%s", err, out)
+	}
+	if got := greeting(t, s.Submission); !strings.HasPrefix(got, "421 4.3.2 ") {
+		t.Errorf("new connection while paused: %q, want 421 4.3.2", got)
+	}
+	fmt.Fprintf(c, "EHLO client.example\r\n")
+	if line, err := cr.ReadString('\n'); err != nil || !strings.HasPrefix(line, "250") {
+		t.Errorf("EHLO in the session opened before the pause: %q, %v", line, err)
+	}
+	for line := ""; !strings.HasPrefix(line, "250 "); {
+		if line, err = cr.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err = runCLI(t, "listener", "list", "-admin", adminAddr)
+	if err != nil || !strings.Contains(out, "paused") || !strings.Contains(out, s.Submissions) {
+		t.Errorf("listener list: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, "listener", "resume", "submission", "-admin", adminAddr); err != nil {
+		t.Fatalf("listener resume: %v\n%s", err, out)
+	}
+	if got := greeting(t, s.Submission); !strings.HasPrefix(got, "220 ") {
+		t.Errorf("new connection after resume: %q, want 220", got)
 	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -67,6 +67,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdStatus(ctx, args, stdout, stderr)
 	case "queue":
 		return cmdQueue(ctx, args, stdout, stderr)
+	case "listener":
+		return cmdListener(ctx, args, stdout, stderr)
 	case "loadtest":
 		return cmdLoadtest(ctx, args, stdout, stderr)
 	case "help", "-h", "-help", "--help":

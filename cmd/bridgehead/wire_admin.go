@@ -32,7 +32,7 @@ func (a *adminRunner) start(ctx context.Context, s *server) (stop func(), err er
 	if err := admin.CheckAddress(a.addr); err != nil {
 		return nil, fmt.Errorf("admin.address: %w", err)
 	}
-	srv, err := admin.New(admin.Options{Queue: s.queue, QueueDir: a.queueDir, Logger: s.log})
+	srv, err := admin.New(admin.Options{Queue: s.queue, QueueDir: a.queueDir, Listeners: s.gw, Logger: s.log})
 	if err != nil {
 		return nil, err
 	}
