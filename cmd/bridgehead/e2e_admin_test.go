@@ -125,6 +125,21 @@ func TestE2EAdmin(t *testing.T) {
 		t.Errorf("queue after delete: %+v", ms)
 	}
 
+	// Bounce one: the sender's report is queued in its place.
+	id3 := swaksSubmit(t, s.Submission, "--tls", "alice", "pw-alice", "alice@example.test", "dave@remote.example", "to bounce")
+	eventually(t, 20*time.Second, "the first attempt recorded", func() bool {
+		ms := adminQueue(t, adminAddr)
+		return len(ms) == 1 && ms[0].Attempts >= 1
+	})
+	if out, err := runCLI(t, "queue", "bounce", id3, "-admin", adminAddr); err != nil {
+		t.Fatalf("bounce: %v\n%s", err, out)
+	}
+	eventually(t, 10*time.Second, "the report queued", func() bool {
+		ms := adminQueue(t, adminAddr)
+		return len(ms) == 1 && ms[0].ID != id3 && ms[0].From == "" &&
+			len(ms[0].Recipients) == 1 && ms[0].Recipients[0].Address == "alice@example.test"
+	})
+
 	// A session open across SIGTERM keeps the process draining: not ready.
 	// Opened before the pause, it also shows the pause leaves it alone.
 	c, err := net.Dial("tcp", s.Submission)

@@ -115,7 +115,9 @@ func (s *Server) queueAction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "unknown queue action "+action)
 		return
 	}
-	if err := op(r.Context(), id); err != nil {
+	// A bounce's report is queued under this context: a client going away
+	// must not cut it short.
+	if err := op(context.WithoutCancel(r.Context()), id); err != nil {
 		s.log.Warn("admin: queue action failed", slog.String("action", action),
 			slog.String("queue_id", id), slog.Any("error", err))
 		writeError(w, errorStatus(err), err.Error())
