@@ -141,6 +141,30 @@ type AuthConfig struct {
 	IMAP IMAPAuthConfig `yaml:"imap"`
 	// OIDC enables OAUTHBEARER and XOAUTH2 when Issuer is set.
 	OIDC OIDCConfig `yaml:"oidc"`
+	// CacheTTL is how long a successful password check is remembered
+	// (default 5m).
+	CacheTTL Duration `yaml:"cache_ttl"`
+	// Throttle limits password guessing; every key optional.
+	Throttle ThrottleConfig `yaml:"throttle"`
+}
+
+// ThrottleConfig is auth.throttle. Zero values take authn's defaults.
+type ThrottleConfig struct {
+	// Window is how long a failure counts (default 15m).
+	Window Duration `yaml:"window"`
+	// BaseDelay is the pause after a client's first failure, doubled with
+	// each further one (default 1s).
+	BaseDelay Duration `yaml:"base_delay"`
+	// MaxDelay bounds the pause (default 16s).
+	MaxDelay Duration `yaml:"max_delay"`
+	// CutOff is the failures from one address (IPv6: /64) within Window
+	// after which it gets 421 for CoolDown (default 10).
+	CutOff int `yaml:"cut_off"`
+	// CoolDown is how long a cut-off client stays refused (default 15m).
+	CoolDown Duration `yaml:"cool_down"`
+	// LoginSlowAfter is the failures for one login after which its
+	// failures wait longer; never a lockout (default 5).
+	LoginSlowAfter int `yaml:"login_slow_after"`
 }
 
 // IMAPAuthConfig is auth.imap.

@@ -198,6 +198,13 @@ func (c *Config) validateAuth(add adder) {
 			add(p("auth", "imap", "address"), "auth.imap.address: %v", err)
 		}
 	}
+	if c.Auth.CacheTTL < 0 {
+		add(p("auth", "cache_ttl"), "auth.cache_ttl: negative")
+	}
+	to := c.Auth.Throttle.options()
+	if err := to.Validate(); err != nil {
+		add(p("auth", "throttle"), "auth.throttle: %v", strings.TrimPrefix(err.Error(), "authn: throttle: "))
+	}
 	if t := c.Auth.IMAP.TLS; t != "implicit" && t != "starttls" {
 		add(p("auth", "imap", "tls"), "auth.imap.tls %q: want implicit or starttls", t)
 	}

@@ -41,7 +41,7 @@ func newAuthenticator(ctx context.Context, cfg *Config, dir directory.Directory,
 		default:
 			return authn.Method{}, fmt.Errorf("unknown auth method %q", name)
 		}
-		c, err := authn.NewCache(inner, authn.CacheOptions{})
+		c, err := authn.NewCache(inner, authn.CacheOptions{TTL: cfg.Auth.CacheTTL.D()})
 		if err != nil {
 			return authn.Method{}, err
 		}
@@ -78,7 +78,7 @@ func newAuthenticator(ctx context.Context, cfg *Config, dir directory.Directory,
 		}
 		opts.Listeners[l.Name] = c
 	}
-	if opts.Throttle, err = authn.NewThrottle(authn.ThrottleOptions{}); err != nil {
+	if opts.Throttle, err = authn.NewThrottle(cfg.Auth.Throttle.options()); err != nil {
 		return nil, err
 	}
 	if o := cfg.Auth.OIDC; o.Issuer != "" {
@@ -156,4 +156,12 @@ func loadCAFile(path string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("%s: no PEM certificates", path)
 	}
 	return pool, nil
+}
+
+// options maps auth.throttle onto authn's options.
+func (t ThrottleConfig) options() authn.ThrottleOptions {
+	return authn.ThrottleOptions{
+		Window: t.Window.D(), BaseDelay: t.BaseDelay.D(), MaxDelay: t.MaxDelay.D(),
+		CutOff: t.CutOff, CoolDown: t.CoolDown.D(), LoginSlowAfter: t.LoginSlowAfter,
+	}
 }
