@@ -8,12 +8,17 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
 	"math/big"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -309,5 +314,56 @@ func TestIMAPVerifierTimeout(t *testing.T) {
 	v = newIMAP(t, authn.IMAPOptions{Address: ln.Addr().String(), TLS: authn.IMAPPlaintext, Timeout: 50 * time.Millisecond})
 	if _, err := v.Authenticate(context.Background(), "carol", "pw"); !errors.Is(err, directory.ErrUnavailable) {
 		t.Errorf("silent server: %v", err)
+	}
+}
+
+// TestIMAPVerifierDovecotTLS turns on Dovecot's own TLS (ssl = yes, with a
+// certificate made here) and logs in with STARTTLS and over implicit TLS
+// on its imaps port.
+func TestIMAPVerifierDovecotTLS(t *testing.T) {
+	t.Parallel()
+	dc := testservers.StartDovecot(t, map[string]string{"carol@example.test": "carol-pw"})
+	serverTLS, clientTLS := testCert(t)
+	dc.Stop(t)
+	cert := serverTLS.Certificates[0]
+	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dc.Dir, "tls.crt"), filepath.Join(dc.Dir, "tls.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := os.ReadFile(dc.Conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imapsAddr := "127.0.0.1:" + strconv.Itoa(testservers.FreePort(t))
+	_, imapsPort, _ := net.SplitHostPort(imapsAddr)
+	c := strings.Replace(string(conf), "ssl = no", "ssl = yes\nssl_cert = <"+certFile+"\nssl_key = <"+keyFile, 1)
+	c = strings.Replace(c, "inet_listener imaps {\n    port = 0", "inet_listener imaps {\n    address = 127.0.0.1\n    port = "+imapsPort, 1)
+	if c == string(conf) || !strings.Contains(c, "port = "+imapsPort) {
+		t.Fatalf("dovecot.conf not as expected:\n%s", conf)
+	}
+	if err := os.WriteFile(dc.Conf, []byte(c), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dc.Start(t)
+
+	ctx := context.Background()
+	dial := freshSource(3)
+	for name, v := range map[string]*authn.IMAPVerifier{
+		"STARTTLS":     newIMAP(t, authn.IMAPOptions{Dial: dial, Address: dc.IMAPAddr, TLS: authn.IMAPStartTLS, TLSConfig: clientTLS}),
+		"implicit TLS": newIMAP(t, authn.IMAPOptions{Dial: dial, Address: imapsAddr, TLS: authn.IMAPImplicitTLS, TLSConfig: clientTLS}),
+	} {
+		if u, err := v.Authenticate(ctx, "carol@example.test", "carol-pw"); err != nil || u.Addresses[0] != "carol@example.test" {
+			t.Errorf("%s: good password: %v %v", name, u, err)
+		}
+		if _, err := v.Authenticate(ctx, "carol@example.test", "wrong"); !errors.Is(err, directory.ErrInvalidCredentials) {
+			t.Errorf("%s: wrong password: %v", name, err)
+		}
 	}
 }
