@@ -262,6 +262,10 @@ one_run() {
 	out=$("$BH" loadtest -json -quiet -server "127.0.0.1:$port" -tls starttls -auth plain \
 		-user bench -password "$PASSWORD" -from bench@example.test -to rcpt@example.net \
 		-c "$c" -n "$N" -size "$size" -per-conn "$perconn" -timeout 60s || true)
+	if ! jq -e .accepted >/dev/null 2>&1 <<<"$out"; then
+		log "loadtest against $name printed no result: $out"
+		out="{\"clients\": $c, \"size\": 0, \"per_conn\": $perconn, \"accepted\": 0, \"failed\": $N, \"errors\": {\"no result\": $N}, \"latency_ms\": {\"p99\": 0}, \"setup_ms\": {\"p99\": 0}}"
+	fi
 	acc=$(jq -r .accepted <<<"$out")
 	# Wait for the relay to the sink: done when every accepted message is
 	# there, or nothing new arrived for 10 s.
