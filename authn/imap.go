@@ -155,14 +155,17 @@ func (v *IMAPVerifier) login(ctx context.Context, login, password string) error 
 	return nil
 }
 
-// loginRefused tells a wrong password from a server that cannot check it
-// (RFC 5530 codes): UNAVAILABLE and SERVERBUG are the server's trouble.
+// loginRefused tells a wrong password (or an account the store refuses)
+// from a server that cannot check it (RFC 5530 codes): UNAVAILABLE,
+// SERVERBUG, LIMIT, PRIVACYREQUIRED (a plaintext connection to a server
+// that wants TLS) and the like are the server's or the setup's trouble.
 func loginRefused(e *imap.Error) bool {
 	switch e.Code {
-	case imap.ResponseCodeUnavailable, imap.ResponseCodeServerBug, imap.ResponseCodeLimit:
-		return false
+	case "", imap.ResponseCodeAuthenticationFailed, imap.ResponseCodeAuthorizationFailed,
+		imap.ResponseCodeExpired, imap.ResponseCodeContactAdmin, imap.ResponseCodeAlert:
+		return true
 	}
-	return true
+	return false
 }
 
 // unavailable wraps a failure to talk to the server.
