@@ -135,7 +135,9 @@ func TestLoadtest(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		msgs = sink.Messages(t)
-		if len(msgs) >= total || time.Now().After(deadline) {
+		// smtp-sink writes a file while it receives: count only once every
+		// dump parses, or the last one may be read half written.
+		if len(msgs) >= total && allParse(msgs) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond) // poll: smtp-sink gives no signal
@@ -224,4 +226,14 @@ func TestLoadtestPercentiles(t *testing.T) {
 	if p := percentilesOf(nil); p != (percentiles{}) {
 		t.Errorf("percentiles of nothing = %+v", p)
 	}
+}
+
+// allParse reports whether every sink dump is complete enough to parse.
+func allParse(msgs [][]byte) bool {
+	for _, raw := range msgs {
+		if _, err := testservers.ParseSink(raw); err != nil {
+			return false
+		}
+	}
+	return true
 }
