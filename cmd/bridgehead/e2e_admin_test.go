@@ -104,7 +104,7 @@ func TestE2EAdmin(t *testing.T) {
 	if out, err := runCLI(t, "queue", "retry", id, "-admin", adminAddr); err != nil {
 		t.Fatalf("retry: %v\n%s", err, out)
 	}
-	eventually(t, 20*time.Second, "the message at the sink", func() bool { return len(sink.Messages(t)) == 1 })
+	eventually(t, 20*time.Second, "the message at the sink", func() bool { m := sink.Messages(t); return len(m) == 1 && allParse(m) })
 	eventually(t, 10*time.Second, "an empty queue", func() bool { return len(adminQueue(t, adminAddr)) == 0 })
 
 	// Delete a message whose back end is down.

@@ -122,7 +122,7 @@ func TestE2EBackendDownThenUp(t *testing.T) {
 		return false
 	})
 	sink.Start(t)
-	eventually(t, 30*time.Second, "the message at the sink", func() bool { return len(sink.Messages(t)) >= 1 })
+	eventually(t, 30*time.Second, "the message at the sink", func() bool { m := sink.Messages(t); return len(m) >= 1 && allParse(m) })
 	time.Sleep(2500 * time.Millisecond) // more than a retry interval: a second copy would have come by now
 	msgs := sink.Messages(t)
 	if len(msgs) != 1 {
