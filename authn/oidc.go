@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -38,7 +39,17 @@ type OIDCOptions struct {
 	ClockSkew time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Lazy defers discovery from NewOIDCVerifier to the first token, and
+	// retries it (at most once every DiscoveryRetry) until it succeeds; a
+	// token met while the provider cannot be reached is
+	// directory.ErrUnavailable. The gateway then starts while the
+	// provider is down.
+	Lazy bool
 }
+
+// DiscoveryRetry is the shortest pause between two failed discoveries of
+// a lazy OIDCVerifier.
+const DiscoveryRetry = 30 * time.Second
 
 // OIDCVerifier checks OAuth2 bearer tokens (JWTs) issued by an OpenID
 // Connect provider: signature against the provider's published keys
@@ -46,9 +57,16 @@ type OIDCOptions struct {
 // up), issuer, audience, expiry and not-before. It is safe for concurrent
 // use. Verdicts are not cached; the keys are.
 type OIDCVerifier struct {
-	verifier *oidc.IDTokenVerifier
+	o        OIDCOptions
+	client   *http.Client
+	keyCtx   context.Context // for key fetches: no deadline, never cancelled
 	claim    string
 	resolver directory.Resolver
+
+	mu       sync.Mutex
+	verifier *oidc.IDTokenVerifier
+	failedAt time.Time // last failed discovery
+	lastErr  error
 }
 
 // TokenError is a token refused for a reason the operator may see (the
@@ -72,9 +90,9 @@ func (e *TokenError) Error() string {
 // Unwrap returns the underlying error.
 func (e *TokenError) Unwrap() error { return e.Err }
 
-// NewOIDCVerifier fetches the provider's discovery document under ctx and
-// returns a verifier. The keys are fetched later, when needed, with
-// opts.HTTPClient and no deadline of ctx's.
+// NewOIDCVerifier fetches the provider's discovery document under ctx
+// (unless opts.Lazy) and returns a verifier. The keys are fetched later,
+// when needed, with opts.HTTPClient and no deadline of ctx's.
 func NewOIDCVerifier(ctx context.Context, opts OIDCOptions) (*OIDCVerifier, error) {
 	switch {
 	case !strings.HasPrefix(opts.Issuer, "https://"):
@@ -92,25 +110,49 @@ func NewOIDCVerifier(ctx context.Context, opts OIDCOptions) (*OIDCVerifier, erro
 	if opts.ClockSkew == 0 {
 		opts.ClockSkew = DefaultClockSkew
 	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	client := opts.HTTPClient
 	if client == nil {
 		client = http.DefaultClient
 	}
-	cctx := oidc.ClientContext(ctx, client)
-	p, err := oidc.NewProvider(cctx, opts.Issuer)
-	if err != nil {
-		return nil, fmt.Errorf("authn: oidc: discovery at %s: %w", opts.Issuer, err)
+	v := &OIDCVerifier{
+		o: opts, client: client, claim: opts.UsernameClaim, resolver: opts.Resolver,
+		keyCtx: oidc.ClientContext(context.WithoutCancel(ctx), client),
 	}
-	skew := opts.ClockSkew
-	v := p.VerifierContext(oidc.ClientContext(context.WithoutCancel(ctx), client), &oidc.Config{
-		ClientID: opts.Audience,
+	if opts.Lazy {
+		return v, nil
+	}
+	if _, err := v.discover(ctx); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// discover returns the token verifier, fetching the discovery document
+// first if that has not succeeded yet.
+func (v *OIDCVerifier) discover(ctx context.Context) (*oidc.IDTokenVerifier, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.verifier != nil {
+		return v.verifier, nil
+	}
+	if !v.failedAt.IsZero() && v.o.Now().Sub(v.failedAt) < DiscoveryRetry {
+		return nil, v.lastErr
+	}
+	p, err := oidc.NewProvider(oidc.ClientContext(ctx, v.client), v.o.Issuer)
+	if err != nil {
+		v.failedAt = v.o.Now()
+		v.lastErr = fmt.Errorf("authn: oidc: discovery at %s: %w", v.o.Issuer, err)
+		return nil, v.lastErr
+	}
+	skew, now := v.o.ClockSkew, v.o.Now
+	v.verifier = p.VerifierContext(v.keyCtx, &oidc.Config{
+		ClientID: v.o.Audience,
 		Now:      func() time.Time { return now().Add(-skew) },
 	})
-	return &OIDCVerifier{verifier: v, claim: opts.UsernameClaim, resolver: opts.Resolver}, nil
+	return v.verifier, nil
 }
 
 // VerifyToken checks a bearer token and returns its user from the
@@ -118,7 +160,11 @@ func NewOIDCVerifier(ctx context.Context, opts OIDCOptions) (*OIDCVerifier, erro
 // directory.ErrInvalidCredentials; a directory that cannot answer is
 // directory.ErrUnavailable.
 func (v *OIDCVerifier) VerifyToken(ctx context.Context, token string) (*directory.User, error) {
-	tok, err := v.verifier.Verify(ctx, token)
+	verifier, err := v.discover(ctx)
+	if err != nil {
+		return nil, errors.Join(directory.ErrUnavailable, err)
+	}
+	tok, err := verifier.Verify(ctx, token)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("authn: oidc: %w: %w", directory.ErrUnavailable, err)

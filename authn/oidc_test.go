@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +36,8 @@ type provider struct {
 	mu   sync.Mutex
 	keys []jose.JSONWebKey // published
 	jwks int               // JWKS fetches
+	down atomic.Bool       // discovery answers 503
+	hits atomic.Int64      // discovery requests
 }
 
 func newProvider(t *testing.T) *provider {
@@ -42,6 +45,11 @@ func newProvider(t *testing.T) *provider {
 	p := &provider{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		p.hits.Add(1)
+		if p.down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"issuer":                                p.srv.URL,
 			"jwks_uri":                              p.srv.URL + "/keys",
@@ -382,5 +390,46 @@ s.quit()
 		if err != nil || strings.TrimSpace(string(out)) != tt.want {
 			t.Errorf("smtplib %s: %v\n%s, want %s", tt.mech, err, out, tt.want)
 		}
+	}
+}
+
+// TestOIDCLazyDiscovery: a provider down at start makes tokens temporary
+// failures, discovery is retried at most every DiscoveryRetry, and tokens
+// work once the provider is back.
+func TestOIDCLazyDiscovery(t *testing.T) {
+	t.Parallel()
+	p := newProvider(t)
+	p.down.Store(true)
+	key := rsaSigner(t, "k1")
+	p.publish(key)
+	c := newClock()
+	c.now = time.Now()
+	v, err := authn.NewOIDCVerifier(context.Background(), authn.OIDCOptions{
+		Issuer: p.srv.URL, Audience: "bridgehead", Resolver: tokenUsers{},
+		HTTPClient: p.srv.Client(), Lazy: true, Now: c.Now,
+	})
+	if err != nil {
+		t.Fatalf("lazy verifier with the provider down: %v", err)
+	}
+	tok := key.sign(t, map[string]any{"iss": p.srv.URL, "aud": "bridgehead", "email": "alice@example.test", "exp": time.Now().Add(time.Hour).Unix()})
+	ctx := context.Background()
+	for range 2 {
+		if _, err := v.VerifyToken(ctx, tok); !errors.Is(err, directory.ErrUnavailable) {
+			t.Fatalf("provider down: %v, want unavailable", err)
+		}
+	}
+	if n := p.hits.Load(); n != 1 {
+		t.Errorf("discovery tried %d times within the retry pause, want 1", n)
+	}
+	p.down.Store(false)
+	if _, err := v.VerifyToken(ctx, tok); !errors.Is(err, directory.ErrUnavailable) {
+		t.Errorf("within the retry pause: %v, want unavailable", err)
+	}
+	c.advance(authn.DiscoveryRetry)
+	if u, err := v.VerifyToken(ctx, tok); err != nil || u.Login != "alice" {
+		t.Errorf("provider back: %v %v", u, err)
+	}
+	if _, err := authn.NewOIDCVerifier(ctx, authn.OIDCOptions{Issuer: p.srv.URL, Audience: "bridgehead", Resolver: tokenUsers{}, HTTPClient: p.srv.Client()}); err != nil {
+		t.Errorf("eager verifier with the provider up: %v", err)
 	}
 }

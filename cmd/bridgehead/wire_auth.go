@@ -19,9 +19,9 @@ import (
 // newAuthenticator builds SMTP AUTH from cfg.Auth: each password method
 // (directory, imap) behind its own cache, chained in auth.methods order;
 // a listener with auth_methods gets a chain of its own; guessing is
-// throttled with the package defaults; auth.oidc, when set, enables
-// OAUTHBEARER and XOAUTH2 (the provider's discovery document is fetched
-// now, under ctx).
+// throttled as auth.throttle says; auth.oidc, when set, enables
+// OAUTHBEARER and XOAUTH2 (the provider is discovered at the first token,
+// so that the gateway starts while it is down).
 func newAuthenticator(ctx context.Context, cfg *Config, dir directory.Directory, log *slog.Logger) (*authn.Authenticator, error) {
 	checks := map[string]directory.Authenticator{}
 	method := func(name string) (authn.Method, error) {
@@ -137,7 +137,7 @@ func newOIDCVerifier(ctx context.Context, o OIDCConfig, dir directory.Resolver) 
 	}
 	v, err := authn.NewOIDCVerifier(ctx, authn.OIDCOptions{
 		Issuer: o.Issuer, Audience: o.Audience, UsernameClaim: o.UsernameClaim,
-		Resolver: dir, HTTPClient: client,
+		Resolver: dir, HTTPClient: client, Lazy: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("auth.oidc: %w", err)
