@@ -120,6 +120,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 		Logger:      log,
 		OnFailure:   reporter.OnFailure,
 		OnDelay:     reporter.OnDelay,
+		OnSuccess:   reporter.OnSuccess,
 	}
 	for _, d := range cfg.Queue.Retry {
 		qopts.Retry = append(qopts.Retry, d.D())

@@ -295,3 +295,59 @@ func readAll(p *message.Entity) ([]byte, error) {
 	_, err := b.ReadFrom(p.Body)
 	return b.Bytes(), err
 }
+
+// NOTIFY=SUCCESS to a back end that does not advertise DSN (smtp-sink -N)
+// gets a success report from us, "Action: relayed", with the headers only.
+// A recipient without NOTIFY=SUCCESS is left out of it.
+func TestRelayedReport(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, setup{remoteArgs: []string{"-N"}})
+	h.submit(t, &queue.Envelope{
+		From: "alice@" + senderDomain,
+		Recipients: []*queue.Recipient{
+			{Address: "bob@" + remoteDomain, Notify: []string{"SUCCESS", "FAILURE"}},
+			{Address: "carol@" + remoteDomain},
+		},
+	})
+	r := parseReport(t, h.deliveredReport(t).Data)
+	if len(r.perRcpts) != 1 {
+		t.Fatalf("%d per-recipient groups, want 1 (only the NOTIFY=SUCCESS one)", len(r.perRcpts))
+	}
+	checkFields(t, "recipient", r.perRcpts[0], map[string]string{
+		"Final-Recipient": "rfc822; bob@remote.test",
+		"Action":          "relayed",
+		"Status":          "2.0.0",
+	})
+	if len(r.parts) != 3 || r.parts[2].mediaType != "text/rfc822-headers" {
+		t.Errorf("parts %v, want the original's header only", r.mediaTypes())
+	}
+}
+
+// A back end that speaks DSN reports success itself: no report from us.
+func TestNoSuccessReportWhenBackendSpeaksDSN(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, setup{})
+	id := h.submit(t, &queue.Envelope{
+		From:       "alice@" + senderDomain,
+		Recipients: []*queue.Recipient{{Address: "bob@" + remoteDomain, Notify: []string{"SUCCESS"}}},
+	})
+	eventually(t, func() bool { _, err := h.q.Get(id); return err != nil })
+	if reps := h.queuedReports(); len(reps) != 0 {
+		t.Errorf("%d reports queued, want none", len(reps))
+	}
+	if n := len(h.good.Messages(t)); n != 0 {
+		t.Errorf("accepting sink has %d messages, want none", n)
+	}
+}
+
+// eventually polls cond until it holds, failing the test after 30 s.
+func eventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -129,6 +129,7 @@ func newHarness(t *testing.T, s setup) *harness {
 			rep.OnDelay(ctx, env, delayed)
 			h.delays <- env.ID
 		},
+		OnSuccess: rep.OnSuccess,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ const (
 	notifyNever   = "NEVER"
 	notifyFailure = "FAILURE"
 	notifyDelay   = "DELAY"
+	notifySuccess = "SUCCESS"
 )
 
 // wants reports whether a recipient with the NOTIFY keywords notify asks
@@ -61,6 +62,24 @@ func (r *Reporter) failedStatus(rc *queue.Recipient) ndr.RecipientStatus {
 		}
 	}
 	return s
+}
+
+// successStatus is the report line of a recipient delivered into the
+// mailbox store ("delivered") or to a back end without DSN ("relayed").
+func (r *Reporter) successStatus(rc *queue.Recipient) ndr.RecipientStatus {
+	action := ndr.ActionRelayed
+	if rc.SuccessAction == string(ndr.ActionDelivered) {
+		action = ndr.ActionDelivered
+	}
+	return ndr.RecipientStatus{
+		FinalRecipient:    rc.Address,
+		OriginalRecipient: rc.ORCPT,
+		Action:            action,
+		Status:            "2.0.0",
+		RemoteMTA:         rc.RemoteMTA,
+		DiagnosticCode:    rc.LastReply,
+		LastAttempt:       rc.LastAttempt,
+	}
 }
 
 // delayedStatus is the report line of a recipient still being tried.

@@ -71,6 +71,23 @@ func (r *Reporter) OnDelay(ctx context.Context, env *queue.Envelope, delayed []*
 	r.report(ctx, log, env, rs, "delay")
 }
 
+// OnSuccess is the queue's success hook: for recipients whose NOTIFY
+// includes SUCCESS and whose delivery ended DSN handling here (mailbox
+// store, or a back end without DSN), it queues a success report (RFC 3461
+// section 6.2: "relayed" or "delivered").
+func (r *Reporter) OnSuccess(ctx context.Context, env *queue.Envelope, done []*queue.Recipient) {
+	if env.From == "" {
+		return
+	}
+	var rs []ndr.RecipientStatus
+	for _, rc := range done {
+		if wants(rc.Notify, notifySuccess) {
+			rs = append(rs, r.successStatus(rc))
+		}
+	}
+	r.report(ctx, r.log.With(slog.String("queue_id", env.ID)), env, rs, "success")
+}
+
 // report builds the report on rs for env and queues it to env.From.
 func (r *Reporter) report(ctx context.Context, log *slog.Logger, env *queue.Envelope, rs []ndr.RecipientStatus, kind string) {
 	if len(rs) == 0 {
@@ -90,7 +107,7 @@ func (r *Reporter) report(ctx context.Context, log *slog.Logger, env *queue.Enve
 		ArrivalDate:   env.Received,
 		Recipients:    rs,
 		Original:      original,
-		ReturnFull:    !strings.EqualFold(env.Ret, "HDRS"),
+		ReturnFull:    kind != "success" && !strings.EqualFold(env.Ret, "HDRS"), // RFC 3461 4.3: headers only when nothing failed
 		MaxReturnSize: r.opts.MaxReturnSize,
 		Language:      r.language(env.From),
 		Date:          r.opts.Now(),

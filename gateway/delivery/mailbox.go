@@ -38,7 +38,7 @@ func (d *Deliverer) mailboxOne(ctx context.Context, msg *queue.Message, rcpt str
 	var pe *PermanentError
 	switch {
 	case err == nil:
-		return queue.Result{Code: 250, Enhanced: "2.0.0", Text: "stored in mailbox"}
+		return queue.Result{Code: 250, Enhanced: "2.0.0", Text: "stored in mailbox", Final: true}
 	case errors.As(err, &pe):
 		return queue.Result{Code: 550, Enhanced: "5.2.0", Text: "mailbox: " + err.Error(), Permanent: true}
 	default:

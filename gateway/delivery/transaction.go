@@ -98,6 +98,7 @@ func (d *Deliverer) send(ctx context.Context, s *session, x *txn, env *queue.Env
 			Text: "non-ASCII address and the back end does not support SMTPUTF8"})
 		return
 	}
+	dsn, _ := c.Extension("DSN")
 	d.arm(ctx, s)
 	if err := c.Mail(env.From, mailOptions(env, utf8)); err != nil {
 		x.answerRest(d.stepFailed(ctx, s, "MAIL", err))
@@ -147,7 +148,9 @@ func (d *Deliverer) send(ctx context.Context, s *session, x *txn, env *queue.Env
 			x.answerRest(d.stepFailed(ctx, s, "end of data", err))
 			return
 		}
-		x.answerRest(okResult(resp.StatusText))
+		ok := okResult(resp.StatusText)
+		ok.Relayed = !dsn
+		x.answerRest(ok)
 		return
 	}
 	resps, err := w.CloseWithLMTPResponse()
@@ -157,7 +160,9 @@ func (d *Deliverer) send(ctx context.Context, s *session, x *txn, env *queue.Env
 		addr := x.rcpts[i].Address
 		switch {
 		case resps[addr] != nil:
-			x.answer(i, okResult(resps[addr].StatusText))
+			ok := okResult(resps[addr].StatusText)
+			ok.Relayed = !dsn
+			x.answer(i, ok)
 		case perRcpt[addr] != nil:
 			x.answer(i, replyResult(perRcpt[addr]))
 		}

@@ -110,6 +110,12 @@ func (q *Queue) record(log *slog.Logger, r *Recipient, res Result, now time.Time
 	switch {
 	case res.Delivered():
 		r.State, outcome = StateDelivered, "delivered"
+		switch {
+		case res.Final:
+			r.SuccessAction = "delivered"
+		case res.Relayed:
+			r.SuccessAction = "relayed"
+		}
 	case res.Permanent:
 		r.State, outcome = StateFailed, "failed"
 	default:
@@ -173,6 +179,17 @@ func (q *Queue) finish(ctx context.Context, log *slog.Logger, e *entry, env *Env
 		}
 	}
 	delivered := len(env.Recipients) - len(failed)
+	if q.opts.OnSuccess != nil {
+		var done []*Recipient
+		for _, r := range env.Recipients {
+			if r.State == StateDelivered && r.SuccessAction != "" {
+				done = append(done, r)
+			}
+		}
+		if len(done) > 0 {
+			q.opts.OnSuccess(ctx, cloneEnvelope(env), cloneRecipients(done))
+		}
+	}
 	if len(failed) == 0 {
 		if err := q.store.remove(env.ID); err != nil {
 			log.Error("cannot remove delivered message", slog.Any("error", err))

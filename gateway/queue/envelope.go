@@ -38,6 +38,10 @@ type Recipient struct {
 	Attempts int `json:"attempts,omitempty"`
 	// LastAttempt is when it was last tried.
 	LastAttempt time.Time `json:"last_attempt,omitzero"`
+	// SuccessAction is set when the recipient was delivered somewhere that
+	// ends DSN handling with us (RFC 3464 Action): "delivered" into the
+	// mailbox store, "relayed" to a back end that does not speak DSN.
+	SuccessAction string `json:"success_action,omitempty"`
 }
 
 // Envelope is everything the queue keeps about a message besides its bytes.
@@ -98,6 +102,11 @@ type Result struct {
 	// Permanent is true for a final failure (5xx, or a route that cannot
 	// exist); false with Code >= 400 or Code 0 means try again later.
 	Permanent bool
+	// Relayed marks a delivery to a back end that does not advertise DSN:
+	// it will not report success, so a NOTIFY=SUCCESS report is ours.
+	Relayed bool
+	// Final marks a delivery into the mailbox store itself.
+	Final bool
 }
 
 // Delivered reports whether the back end accepted the recipient.

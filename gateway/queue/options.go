@@ -54,6 +54,12 @@ type Options struct {
 	// recipients pending and the message is older than DelayNotice. The
 	// envelope is a copy with DelayNotified already recorded on disk.
 	OnDelay func(ctx context.Context, env *Envelope, delayed []*Recipient)
+	// OnSuccess, if set, is called once when a message ends, with its
+	// delivered recipients that have a SuccessAction (mailbox store, or a
+	// back end without DSN), before the message is removed; the success
+	// report for NOTIFY=SUCCESS hooks here. A crash right after it may
+	// repeat it.
+	OnSuccess func(ctx context.Context, env *Envelope, done []*Recipient)
 	// Logger receives the queue log. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
