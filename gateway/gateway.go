@@ -152,7 +152,10 @@ func (g *Gateway) newServer(lo *ListenerOptions) *smtp.Server {
 	}))
 	srv.Domain = g.opts.Hostname
 	srv.MaxMessageBytes = lo.Limits.MaxMessageSize
-	srv.MaxLineLength = lo.Limits.MaxLineLength
+	// Command lines may be as long as an AUTH line with an OAuth2 token
+	// (RFC 4954 4: 12288 octets); message lines keep the listener's limit,
+	// which the session enforces itself.
+	srv.MaxLineLength = max(lo.Limits.MaxLineLength, maxAuthLine)
 	srv.ReadTimeout = lo.Limits.IdleTimeout
 	srv.WriteTimeout = lo.Limits.WriteTimeout
 	srv.EnableDSN = true
@@ -166,6 +169,10 @@ func (g *Gateway) newServer(lo *ListenerOptions) *smtp.Server {
 	srv.ErrorLog = slogPrinter{g.log.With(slog.String("listener", lo.Name))}
 	return srv
 }
+
+// maxAuthLine is the longest command line accepted, for SASL responses
+// carrying bearer tokens.
+const maxAuthLine = 12288
 
 // slogPrinter gives go-smtp's error log to slog.
 type slogPrinter struct{ log *slog.Logger }

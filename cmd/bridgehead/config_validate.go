@@ -209,7 +209,7 @@ func (c *Config) validateAuth(add adder) {
 		add(p("auth", "imap", "tls"), "auth.imap.tls %q: want implicit or starttls", t)
 	}
 	if o := c.Auth.OIDC; o.Issuer != "" {
-		if u, err := url.Parse(o.Issuer); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+		if u, err := url.Parse(o.Issuer); err != nil || u.Scheme != "https" || u.Host == "" {
 			add(p("auth", "oidc", "issuer"), "auth.oidc.issuer %q: want an https:// URL", o.Issuer)
 		}
 		if o.Audience == "" {
