@@ -218,11 +218,17 @@ type AttachmentsConfig struct {
 	Reject []string `yaml:"reject"`
 	// Strip are extensions replaced by a text part.
 	Strip []string `yaml:"strip"`
+	// RejectTypes and StripTypes are media types (e.g.
+	// application/x-msdownload) refused or stripped whatever the file name.
+	// Unset: the usual executable types, refused (stripped when the config
+	// only strips).
+	RejectTypes []string `yaml:"reject_types"`
+	StripTypes  []string `yaml:"strip_types"`
 }
 
 // ClamAVConfig is filters.clamav.
 type ClamAVConfig struct {
-	// Address is host:port of clamd.
+	// Address is host:port of clamd, or the path of its Unix socket.
 	Address string `yaml:"address"`
 	// OnError is OnErrorTempfail (default) or OnErrorAccept.
 	OnError string `yaml:"on_error"`

@@ -233,9 +233,21 @@ func (c *Config) validateFilters(add adder) {
 			}
 		}
 	}
-	if a := c.Filters.ClamAV.Address; a != "" {
+	if a := c.Filters.ClamAV.Address; a != "" && !strings.HasPrefix(a, "/") {
+		// host:port, or the absolute path of clamd's Unix socket
 		if err := checkHostPort(a); err != nil {
-			add(p("filters", "clamav", "address"), "filters.clamav.address: %v", err)
+			add(p("filters", "clamav", "address"), "filters.clamav.address: %v (want host:port or a socket path)", err)
+		}
+	}
+	for _, kind := range []string{"reject_types", "strip_types"} {
+		list := c.Filters.Attachments.RejectTypes
+		if kind == "strip_types" {
+			list = c.Filters.Attachments.StripTypes
+		}
+		for i, mt := range list {
+			if typ, sub, ok := strings.Cut(mt, "/"); !ok || typ == "" || sub == "" || strings.ContainsAny(mt, " ;") {
+				add(p("filters", "attachments", kind, i), "filters.attachments.%s: %q is not a media type (type/subtype)", kind, mt)
+			}
 		}
 	}
 	if u := c.Filters.Rspamd.URL; u != "" {

@@ -7,7 +7,8 @@ import (
 )
 
 // buildFilters makes the filter chain a listener names, in its order,
-// from the filters section. With no extension lists configured the
+// from the filters section. Configured media types are used as given.
+// With no extension lists configured the
 // attachment filter refuses filter.DefaultExtensions. The executable media
 // types of filter.DefaultTypes are stripped when the config only strips,
 // and refused otherwise.
@@ -21,8 +22,13 @@ func buildFilters(cfg *Config, names []string) (filter.Chain, error) {
 		switch name {
 		case FilterAttachments:
 			a := cfg.Filters.Attachments
-			p := filter.AttachmentPolicy{RejectExtensions: a.Reject, StripExtensions: a.Strip}
+			p := filter.AttachmentPolicy{RejectExtensions: a.Reject, StripExtensions: a.Strip,
+				RejectTypes: a.RejectTypes, StripTypes: a.StripTypes}
 			switch {
+			case len(a.RejectTypes) > 0 || len(a.StripTypes) > 0:
+				if len(a.Reject) == 0 && len(a.Strip) == 0 {
+					p.RejectExtensions = filter.DefaultExtensions()
+				}
 			case len(a.Reject) == 0 && len(a.Strip) == 0:
 				p.RejectExtensions, p.RejectTypes = filter.DefaultExtensions(), filter.DefaultTypes()
 			case len(a.Reject) == 0:
