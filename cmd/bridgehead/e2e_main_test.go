@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,7 +111,7 @@ func startBridgehead(t testing.TB, logDir string, ready []string, args ...string
 		}
 	})
 	for _, addr := range ready {
-		if err := waitAccepting(addr, p.done, 30*time.Second); err != nil {
+		if err := testservers.WaitListening(addr, p.done, 30*time.Second); err != nil {
 			t.Fatalf("bridgehead not ready: %v\n--- stderr ---\n%s", err, readFile(p.stderr))
 		}
 	}
@@ -141,28 +140,6 @@ func tail(s string, n int) string {
 		return "...\n" + s[len(s)-n:]
 	}
 	return s
-}
-
-// waitAccepting polls addr until it accepts, the process exits or the
-// deadline passes: the gateway gives no readiness signal other than its
-// listeners.
-func waitAccepting(addr string, done <-chan struct{}, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		select {
-		case <-done:
-			return fmt.Errorf("process exited before %s accepted", addr)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("nothing accepting on %s after %v: %w", addr, timeout, err)
-		}
-	}
 }
 
 // eventually polls cond until it holds or the deadline passes.

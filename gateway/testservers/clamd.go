@@ -86,7 +86,7 @@ func (c *Clamd) Start(t testing.TB) {
 	if err != nil {
 		t.Fatalf("testservers: clamd: %v", err)
 	}
-	if err := waitListening(c.Addr, p.done, 60*time.Second); err != nil {
+	if err := WaitListening(c.Addr, p.done, 60*time.Second); err != nil {
 		p.stop(time.Second)
 		t.Fatalf("testservers: clamd: %v\n%s\n%s", err, logTail(logPath), logTail(filepath.Join(c.Dir, "clamd.log")))
 	}

@@ -185,7 +185,7 @@ func (d *Dovecot) Start(t testing.TB) {
 		t.Fatalf("testservers: dovecot: %v", err)
 	}
 	for _, addr := range []string{d.LMTPAddr, d.IMAPAddr} {
-		if err := waitListening(addr, p.done, 15*time.Second); err != nil {
+		if err := WaitListening(addr, p.done, 15*time.Second); err != nil {
 			p.stop(time.Second)
 			t.Fatalf("testservers: dovecot: %v\n%s\n%s", err, logTail(out), logTail(filepath.Join(d.Dir, "dovecot.log")))
 		}

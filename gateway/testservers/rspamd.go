@@ -89,7 +89,7 @@ actions { reject = 15; add_header = 6; greylist = 4; }
 		t.Fatalf("testservers: rspamd: %v", err)
 	}
 	t.Cleanup(func() { p.stop(5 * time.Second) })
-	if err := waitListening("127.0.0.1:"+port, p.done, 60*time.Second); err != nil {
+	if err := WaitListening("127.0.0.1:"+port, p.done, 60*time.Second); err != nil {
 		t.Fatalf("testservers: rspamd: %v\n%s\n%s", err, logTail(logPath), logTail(filepath.Join(dir, "rspamd.log")))
 	}
 	r.p = p

@@ -59,7 +59,7 @@ func (s *Sink) Start(t testing.TB) {
 	if err != nil {
 		t.Fatalf("testservers: smtp-sink: %v", err)
 	}
-	if err := waitListening(s.Addr, p.done, 10*time.Second); err != nil {
+	if err := WaitListening(s.Addr, p.done, 10*time.Second); err != nil {
 		p.stop(time.Second)
 		t.Fatalf("testservers: smtp-sink: %v\n%s", err, logTail(logPath))
 	}

@@ -60,10 +60,10 @@ func lookBin(name string) string {
 	return ""
 }
 
-// waitListening polls addr until it accepts a connection, the process
+// WaitListening polls addr until it accepts a connection, the process
 // behind done exits, or the deadline passes. The servers give no other
 // readiness signal.
-func waitListening(addr string, done <-chan struct{}, timeout time.Duration) error {
+func WaitListening(addr string, done <-chan struct{}, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
