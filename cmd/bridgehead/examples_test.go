@@ -31,21 +31,16 @@ func TestDocumentedConfigsParse(t *testing.T) {
 	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllSubmatch(readme, -1)
 	found := 0
 	for _, b := range blocks {
-		if regexp.MustCompile(`^directory:`).Match(b[1]) {
-			// A fragment replacing the directory: load it into a whole config.
-			base := "hostname: gw.example.test\nstate_dir: /var/lib/bridgehead\n" +
-				"listeners: [{name: in, address: 0.0.0.0:25, mode: inbound}]\ndomains: [example.test]\n"
-			if _, err := ParseConfig("README.md", append([]byte(base), b[1]...)); err != nil {
-				t.Errorf("README directory fragment: %v", err)
-			}
-			continue
-		}
-		if !regexp.MustCompile(`(?m)^listeners:`).Match(b[1]) {
+		block := b[1]
+		if regexp.MustCompile(`(?m)^users:`).Match(block) {
 			continue // the users file
 		}
 		found++
-		if _, err := ParseConfig("README.md", b[1]); err != nil {
-			t.Errorf("README config: %v", err)
+		if !regexp.MustCompile(`(?m)^hostname:`).Match(block) {
+			block = completeFragment(block)
+		}
+		if _, err := ParseConfig("README.md", block); err != nil {
+			t.Errorf("README config block %d: %v\n%s", found, err, block)
 		}
 	}
 	if found == 0 {
@@ -64,4 +59,24 @@ func TestDevConfigParses(t *testing.T) {
 	if len(cfg.Listeners) != 2 || cfg.Mailboxstore.IMAPAddress != "127.0.0.1:1143" {
 		t.Errorf("dev config: %d listeners, imap %q", len(cfg.Listeners), cfg.Mailboxstore.IMAPAddress)
 	}
+}
+
+// completeFragment adds to a README fragment the top-level keys a whole
+// config needs and the fragment does not set.
+func completeFragment(frag []byte) []byte {
+	base := []struct{ key, text string }{
+		{"hostname", "hostname: gw.example.test\n"},
+		{"state_dir", "state_dir: /var/lib/bridgehead\n"},
+		{"tls", "tls: {cert_file: /etc/bridgehead/tls.crt, key_file: /etc/bridgehead/tls.key}\n"},
+		{"listeners", "listeners: [{name: submission, address: 0.0.0.0:587, mode: submission}]\n"},
+		{"domains", "domains: [example.test]\n"},
+		{"directory", "directory: {static: {file: users.yaml}}\n"},
+	}
+	var out []byte
+	for _, b := range base {
+		if !regexp.MustCompile(`(?m)^` + b.key + `:`).Match(frag) {
+			out = append(out, b.text...)
+		}
+	}
+	return append(out, frag...)
 }
