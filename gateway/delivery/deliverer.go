@@ -30,16 +30,21 @@ func New(opts Options) (*Deliverer, error) {
 	}
 	o := opts.withDefaults()
 	d := &Deliverer{opts: o, sems: map[string]chan struct{}{}, log: o.Logger,
-		router: router{backends: map[string]*target{}}}
+		router: router{backends: map[string]*target{}, next: map[*target][]*target{}}}
 	add := func(r Route) (*target, error) {
-		t, err := o.buildTarget(r)
+		ts, err := o.buildTargets(r)
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := d.sems[t.key()]; !ok {
-			d.sems[t.key()] = make(chan struct{}, o.MaxPerRoute)
+		for _, t := range ts {
+			if _, ok := d.sems[t.key()]; !ok {
+				d.sems[t.key()] = make(chan struct{}, o.MaxPerRoute)
+			}
 		}
-		return t, nil
+		if len(ts) > 1 {
+			d.router.next[ts[0]] = ts[1:]
+		}
+		return ts[0], nil
 	}
 	for _, r := range o.Routes {
 		t, err := add(r)
@@ -125,19 +130,38 @@ func (d *Deliverer) Deliver(ctx context.Context, msg *queue.Message, rcpts []*qu
 	return results
 }
 
-// deliverGroup runs one attempt for one destination under its semaphore
-// and logs it.
+// deliverGroup tries the group's target, then its failover targets in
+// order while a target cannot be reached, and returns the last answers.
 func (d *Deliverer) deliverGroup(ctx context.Context, msg *queue.Message, g *group) []queue.Result {
+	targets := append([]*target{g.target}, d.router.next[g.target]...)
+	var results []queue.Result
+	for i, t := range targets {
+		var unreachable bool
+		results, unreachable = d.attempt(ctx, msg, t, g.rcpts)
+		if !unreachable || i == len(targets)-1 || ctx.Err() != nil {
+			break
+		}
+		d.log.WarnContext(ctx, "target unreachable, trying the next one", slog.String("queue_id", msg.Envelope.ID),
+			slog.String("route", t.key()), slog.String("next", targets[i+1].key()))
+	}
+	return results
+}
+
+// attempt runs one attempt for one destination under its semaphore and
+// logs it. It reports whether the destination could not be reached.
+func (d *Deliverer) attempt(ctx context.Context, msg *queue.Message, t *target, rcpts []*queue.Recipient) ([]queue.Result, bool) {
+	g := &group{target: t, rcpts: rcpts}
 	key := g.target.key()
 	start := time.Now()
 	var results []queue.Result
 	var reply string
+	var unreachable bool
 	select {
 	case d.sems[key] <- struct{}{}:
 		if g.target.scheme == schemeMailbox {
 			results, reply = d.deliverMailbox(ctx, msg, g.rcpts)
 		} else {
-			results, reply = d.transact(ctx, msg, g.target, g.rcpts)
+			results, reply, unreachable = d.transact(ctx, msg, g.target, g.rcpts)
 		}
 		<-d.sems[key]
 	case <-ctx.Done():
@@ -164,5 +188,5 @@ func (d *Deliverer) deliverGroup(ctx context.Context, msg *queue.Message, g *gro
 		slog.Int("rcpts", len(g.rcpts)), slog.String("reply", reply),
 		slog.Int("delivered", delivered), slog.Int("deferred", deferred), slog.Int("failed", failed),
 		slog.Duration("took", time.Since(start)))
-	return results
+	return results, unreachable
 }

@@ -46,8 +46,14 @@ type Route struct {
 	// exact (no subdomains).
 	Domains []string
 	// To is "smtp://host[:25]", "lmtp://host[:24]", "smtps://host[:465]"
-	// (implicit TLS) or "mailbox:" (the built-in mailbox store).
+	// (implicit TLS) or "mailbox:" (the built-in mailbox store). It is
+	// the single-target form of Targets; set one or the other.
 	To string
+	// Targets are tried in order (failover): a target that cannot be
+	// reached (connect or TLS failure, refusal at greeting) passes the
+	// attempt to the next one; a reply to MAIL, RCPT or DATA is final.
+	// Same syntax as To; TLS and CAFile apply to each.
+	Targets []string
 	// TLS is the TLS policy (see TLSPolicy); must be empty for "mailbox:".
 	TLS TLSPolicy
 	// CAFile is a PEM file of CA certificates for PolicyVerify; empty
@@ -148,7 +154,7 @@ func (o *Options) Validate() error {
 		}
 	}
 	for i, r := range o.Routes {
-		if _, err := o.buildTarget(r); err != nil {
+		if _, err := o.buildTargets(r); err != nil {
 			errs = append(errs, fmt.Errorf("route %d (domains %s): %w", i+1, strings.Join(r.Domains, ","), err))
 		}
 	}
@@ -163,7 +169,43 @@ func (o *Options) Validate() error {
 	return errors.Join(errs...)
 }
 
-// buildTarget checks one route and turns it into a target.
+// targetURLs returns the route's targets: Targets, or To alone.
+func (r Route) targetURLs() ([]string, error) {
+	switch {
+	case r.To != "" && len(r.Targets) > 0:
+		return nil, errors.New("both to and targets set")
+	case r.To != "":
+		return []string{r.To}, nil
+	case len(r.Targets) == 0:
+		return nil, errors.New("no target")
+	}
+	return r.Targets, nil
+}
+
+// buildTargets checks one route and turns each of its targets into a
+// target, in order.
+func (o *Options) buildTargets(r Route) ([]*target, error) {
+	urls, err := r.targetURLs()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*target, 0, len(urls))
+	for _, u := range urls {
+		one := r
+		one.To, one.Targets = u, nil
+		t, err := o.buildTarget(one)
+		if err != nil {
+			return nil, err
+		}
+		if t.scheme == schemeMailbox && len(urls) > 1 {
+			return nil, fmt.Errorf("to %q: mailbox cannot be one of several targets", u)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// buildTarget checks one single-target route and turns it into a target.
 func (o *Options) buildTarget(r Route) (*target, error) {
 	if len(r.Domains) == 0 {
 		return nil, errors.New("no domains")

@@ -8,6 +8,8 @@ import (
 type router struct {
 	routes   []routeEntry
 	backends map[string]*target
+	// next holds the failover targets after a route's first target.
+	next map[*target][]*target
 }
 
 type routeEntry struct {

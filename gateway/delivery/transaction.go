@@ -65,13 +65,16 @@ func (x *txn) done() ([]queue.Result, string) {
 }
 
 // transact runs one transaction for rcpts at t: MAIL, one RCPT per
-// address, DATA, and the reply (per recipient for LMTP).
-func (d *Deliverer) transact(ctx context.Context, msg *queue.Message, t *target, rcpts []*queue.Recipient) ([]queue.Result, string) {
+// address, DATA, and the reply (per recipient for LMTP). It reports
+// whether t could not be reached (connect, TLS or greeting failed), in
+// which case another target may be tried.
+func (d *Deliverer) transact(ctx context.Context, msg *queue.Message, t *target, rcpts []*queue.Recipient) ([]queue.Result, string, bool) {
 	x := newTxn(rcpts, t.host)
 	body, err := msg.Open()
 	if err != nil {
 		x.answerRest(tempResult(fmt.Sprintf("open message: %v", err)))
-		return x.done()
+		res, reply := x.done()
+		return res, reply, false
 	}
 	defer body.Close()
 
@@ -80,11 +83,13 @@ func (d *Deliverer) transact(ctx context.Context, msg *queue.Message, t *target,
 		res := d.errResult(ctx, "connect", err)
 		res.Permanent = false // a refusal at greeting or hello is the back end's trouble, not the message's
 		x.answerRest(res)
-		return x.done()
+		out, reply := x.done()
+		return out, reply, true
 	}
 	defer d.close(ctx, s)
 	d.send(ctx, s, x, msg.Envelope, body, t.scheme == schemeLMTP)
-	return x.done()
+	out, reply := x.done()
+	return out, reply, false
 }
 
 func (d *Deliverer) send(ctx context.Context, s *session, x *txn, env *queue.Envelope, body io.Reader, lmtp bool) {
