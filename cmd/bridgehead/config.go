@@ -291,8 +291,9 @@ type RouteConfig struct {
 	// any subdomain.
 	Domains []string `yaml:"domains"`
 	// To is smtp://, smtps:// or lmtp://host[:port], or "mailbox:" (the
-	// built-in store; "mailbox" is accepted and normalised).
-	To string `yaml:"to"`
+	// built-in store; "mailbox" is accepted and normalised); a list of
+	// such URLs is tried in order (failover).
+	To TargetList `yaml:"to"`
 	// TLS is none, opportunistic, required or verify ("" = the scheme's
 	// default).
 	TLS string `yaml:"tls"`
@@ -366,8 +367,10 @@ func (c *Config) setDefaults() {
 	setZero(&c.Queue.Expire, Duration(48*time.Hour))
 	setZero(&c.Queue.DelayNotice, Duration(4*time.Hour))
 	for i := range c.Routes {
-		if c.Routes[i].To == "mailbox" {
-			c.Routes[i].To = "mailbox:"
+		for j, u := range c.Routes[i].To {
+			if u == "mailbox" {
+				c.Routes[i].To[j] = "mailbox:"
+			}
 		}
 	}
 	for k, v := range c.Backends {

@@ -55,7 +55,7 @@ func TestConfigDesignExample(t *testing.T) {
 	if len(c.Queue.Retry) != 4 || c.Queue.Retry[3].D() != 4*time.Hour || c.Queue.Expire.D() != 48*time.Hour {
 		t.Errorf("queue: %+v", c.Queue)
 	}
-	if len(c.Routes) != 2 || c.Routes[0].To != "lmtp://10.0.0.5:24" || c.Routes[1].Domains[0] != "*" {
+	if len(c.Routes) != 2 || len(c.Routes[0].To) != 1 || c.Routes[0].To[0] != "lmtp://10.0.0.5:24" || c.Routes[1].Domains[0] != "*" {
 		t.Errorf("routes: %+v", c.Routes)
 	}
 }
@@ -223,7 +223,7 @@ routes:
 		c.Directory.LDAP.BindPasswordFile: "/etc/bh/secret",
 		c.Directory.LDAP.CAFile:           "/abs/ca.crt",
 		c.Routes[1].CAFile:                "/etc/bh/relay-ca.crt",
-		c.Routes[0].To:                    "mailbox:",
+		c.Routes[0].To[0]:                 "mailbox:",
 		c.Auth.Methods[0]:                 AuthDirectory,
 		c.NDR.Postmaster:                  "postmaster@example.test",
 		c.Listeners[0].Limits.MaxMessageSize.String(): "25MiB",

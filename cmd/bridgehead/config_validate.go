@@ -277,9 +277,23 @@ func (c *Config) validateRoutes(add adder) {
 				add(p("routes", i, "domains", j), "route %d: domains: %q is not a domain name, \"*\" or \"*.domain\"", i+1, d)
 			}
 		}
-		scheme, err := checkTarget(r.To)
-		if err != nil {
+		scheme := ""
+		if len(r.To) == 0 {
+			_, err := checkTarget("")
 			add(p("routes", i, "to"), "route %d: to: %v", i+1, err)
+		}
+		for j, u := range r.To {
+			s, err := checkTarget(u)
+			if err != nil {
+				add(p("routes", i, "to", j), "route %d: to: %v", i+1, err)
+				continue
+			}
+			if s == "mailbox" && len(r.To) > 1 {
+				add(p("routes", i, "to", j), "route %d: to: mailbox cannot be one of several targets", i+1)
+			}
+			if j == 0 || s == "smtps" {
+				scheme = s
+			}
 		}
 		switch r.TLS {
 		case "":
