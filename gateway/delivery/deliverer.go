@@ -51,7 +51,7 @@ func New(opts Options) (*Deliverer, error) {
 		if err != nil {
 			return nil, err
 		}
-		d.router.routes = append(d.router.routes, routeEntry{domains: r.Domains, target: t})
+		d.router.routes = append(d.router.routes, routeEntry{domains: r.Domains, senders: r.Senders, target: t})
 	}
 	for name, u := range o.Backends {
 		t, err := add(Route{Domains: []string{"*"}, To: u})
@@ -96,7 +96,7 @@ func (d *Deliverer) Deliver(ctx context.Context, msg *queue.Message, rcpts []*qu
 	var groups []*group
 	byKey := map[*target]*group{}
 	for _, r := range rcpts {
-		t, unknown := d.router.lookup(r.Backend, r.Address)
+		t, unknown := d.router.lookupFrom(r.Backend, msg.Envelope.From, r.Address)
 		if unknown {
 			d.log.WarnContext(ctx, "unknown back end, routing by domain", slog.String("queue_id", id),
 				slog.String("rcpt", r.Address), slog.String("backend", r.Backend))

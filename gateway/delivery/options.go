@@ -54,6 +54,10 @@ type Route struct {
 	// attempt to the next one; a reply to MAIL, RCPT or DATA is final.
 	// Same syntax as To; TLS and CAFile apply to each.
 	Targets []string
+	// Senders, when set, restrict the route to envelope senders of these
+	// lower-case domains (sender-dependent routing); empty means any
+	// sender.
+	Senders []string
 	// TLS is the TLS policy (see TLSPolicy); must be empty for "mailbox:".
 	TLS TLSPolicy
 	// CAFile is a PEM file of CA certificates for PolicyVerify; empty
@@ -188,6 +192,11 @@ func (o *Options) buildTargets(r Route) ([]*target, error) {
 	urls, err := r.targetURLs()
 	if err != nil {
 		return nil, err
+	}
+	for _, s := range r.Senders {
+		if s == "" || s != strings.ToLower(s) || strings.ContainsAny(s, "@ \t*") {
+			return nil, fmt.Errorf("sender domain %q: want a lower-case domain", s)
+		}
 	}
 	out := make([]*target, 0, len(urls))
 	for _, u := range urls {

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -14,6 +15,7 @@ type router struct {
 
 type routeEntry struct {
 	domains []string
+	senders []string // empty: any sender
 	target  *target
 }
 
@@ -30,18 +32,28 @@ func domainOf(addr string) string {
 // exists, else the first route whose domains match, else nil. It reports
 // whether an unknown back end name was skipped.
 func (r *router) lookup(backend, addr string) (t *target, unknownBackend bool) {
+	return r.lookupFrom(backend, "", addr)
+}
+
+// lookupFrom is lookup for a message from sender: routes restricted to
+// sender domains match only senders of those domains.
+func (r *router) lookupFrom(backend, sender, addr string) (t *target, unknownBackend bool) {
 	if backend != "" {
 		if t, ok := r.backends[backend]; ok {
 			return t, false
 		}
 		unknownBackend = true
 	}
-	return r.match(domainOf(addr)), unknownBackend
+	return r.match(domainOf(sender), domainOf(addr)), unknownBackend
 }
 
-// match returns the target of the first route matching domain, or nil.
-func (r *router) match(domain string) *target {
+// match returns the target of the first route matching the sender and
+// recipient domains, or nil.
+func (r *router) match(senderDomain, domain string) *target {
 	for _, e := range r.routes {
+		if len(e.senders) > 0 && (senderDomain == "" || !slices.Contains(e.senders, senderDomain)) {
+			continue
+		}
 		for _, d := range e.domains {
 			if d == "*" || d == domain {
 				return e.target
