@@ -299,6 +299,9 @@ type RouteConfig struct {
 	TLS string `yaml:"tls"`
 	// CAFile is a PEM bundle for verify ("" = system roots).
 	CAFile string `yaml:"ca_file"`
+	// Senders restrict the route to envelope senders of these domains
+	// (sender-dependent routing); empty means any sender.
+	Senders []string `yaml:"senders"`
 }
 
 // LoadConfig reads the config file at path, decodes it strictly (an unknown

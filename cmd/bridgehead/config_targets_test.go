@@ -14,6 +14,7 @@ routes:
   - domains: ["*"]
     to: [smtp://relay1.example.net, "smtps://relay2.example.net"]
     tls: required
+    senders: [Example.Test]
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -23,5 +24,8 @@ routes:
 	}
 	if got := c.Routes[1].To; !slices.Equal(got, TargetList{"smtp://relay1.example.net", "smtps://relay2.example.net"}) {
 		t.Errorf("list form: %q", got)
+	}
+	if got := lowerAll(c.Routes[1].Senders); !slices.Equal(got, []string{"example.test"}) {
+		t.Errorf("senders: %q", got)
 	}
 }

@@ -277,6 +277,11 @@ func (c *Config) validateRoutes(add adder) {
 				add(p("routes", i, "domains", j), "route %d: domains: %q is not a domain name, \"*\" or \"*.domain\"", i+1, d)
 			}
 		}
+		for j, s := range r.Senders {
+			if !validDomain(s) {
+				add(p("routes", i, "senders", j), "route %d: senders: %q is not a domain name", i+1, s)
+			}
+		}
 		scheme := ""
 		if len(r.To) == 0 {
 			_, err := checkTarget("")

@@ -91,7 +91,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 		Logger:   log,
 	}
 	for _, r := range cfg.Routes {
-		dopts.Routes = append(dopts.Routes, delivery.Route{Domains: r.Domains, Targets: r.To, TLS: delivery.TLSPolicy(r.TLS), CAFile: r.CAFile})
+		dopts.Routes = append(dopts.Routes, delivery.Route{Domains: r.Domains, Targets: r.To, Senders: lowerAll(r.Senders), TLS: delivery.TLSPolicy(r.TLS), CAFile: r.CAFile})
 	}
 	s.deliver, err = delivery.New(dopts)
 	if err != nil {
