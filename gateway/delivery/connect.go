@@ -76,6 +76,11 @@ func (d *Deliverer) connectPolicy(ctx context.Context, t *target, policy TLSPoli
 		}
 		return fail(fmt.Errorf("greeting/hello: %w", err))
 	}
+	if t.auth != nil {
+		if err := login(c, t.auth); err != nil {
+			return fail(fmt.Errorf("auth as %s: %w", t.auth.Username, err))
+		}
+	}
 	return s, nil
 }
 

@@ -58,11 +58,21 @@ type Route struct {
 	// lower-case domains (sender-dependent routing); empty means any
 	// sender.
 	Senders []string
+	// Auth, when set, logs in to each target (smart host) with PLAIN or
+	// LOGIN, as the server offers; the TLS policy must be required or
+	// verify (or the scheme smtps), never plain text.
+	Auth *Auth
 	// TLS is the TLS policy (see TLSPolicy); must be empty for "mailbox:".
 	TLS TLSPolicy
 	// CAFile is a PEM file of CA certificates for PolicyVerify; empty
 	// means the system roots.
 	CAFile string
+}
+
+// Auth are the credentials for a smart host.
+type Auth struct {
+	// Username and Password are sent with PLAIN or LOGIN.
+	Username, Password string
 }
 
 // Mailbox delivers into the built-in store (dev mode, postmaster copies).
@@ -205,6 +215,15 @@ func (o *Options) buildTargets(r Route) ([]*target, error) {
 		t, err := o.buildTarget(one)
 		if err != nil {
 			return nil, err
+		}
+		if r.Auth != nil {
+			if t.tls != PolicyRequired && t.tls != PolicyVerify {
+				return nil, fmt.Errorf("to %q: auth needs tls %q or %q", u, PolicyRequired, PolicyVerify)
+			}
+			if r.Auth.Username == "" {
+				return nil, fmt.Errorf("to %q: auth without a username", u)
+			}
+			t.auth = r.Auth
 		}
 		if t.scheme == schemeMailbox && len(urls) > 1 {
 			return nil, fmt.Errorf("to %q: mailbox cannot be one of several targets", u)

@@ -26,6 +26,7 @@ type target struct {
 	addr   string // host:port; "" for mailbox
 	tls    TLSPolicy
 	roots  *x509.CertPool // nil: system roots
+	auth   *Auth          // nil: no AUTH
 }
 
 // parseTarget parses "smtp://host[:port]", "lmtp://host[:port]",
