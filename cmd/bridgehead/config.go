@@ -302,6 +302,8 @@ type RouteConfig struct {
 	// Senders restrict the route to envelope senders of these domains
 	// (sender-dependent routing); empty means any sender.
 	Senders []string `yaml:"senders"`
+	// Auth logs in to the smart host (TLS required, verify or smtps).
+	Auth *RouteAuthConfig `yaml:"auth"`
 }
 
 // LoadConfig reads the config file at path, decodes it strictly (an unknown
@@ -415,6 +417,9 @@ func (c *Config) resolvePaths() {
 	abs(&c.NDR.TemplatesDir)
 	for i := range c.Routes {
 		abs(&c.Routes[i].CAFile)
+		if a := c.Routes[i].Auth; a != nil {
+			abs(&a.PasswordFile)
+		}
 	}
 }
 

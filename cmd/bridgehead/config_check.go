@@ -47,6 +47,9 @@ func (c *Config) CheckFiles() error {
 	check(c.Auth.OIDC.CAFile, "auth", "oidc", "ca_file")
 	for i, r := range c.Routes {
 		check(r.CAFile, "routes", i, "ca_file")
+		if r.Auth != nil {
+			check(r.Auth.PasswordFile, "routes", i, "auth", "password_file")
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"slices"
 	"testing"
 )
@@ -27,5 +28,31 @@ routes:
 	}
 	if got := lowerAll(c.Routes[1].Senders); !slices.Equal(got, []string{"example.test"}) {
 		t.Errorf("senders: %q", got)
+	}
+}
+
+func TestConfigRouteAuth(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pass := dir + "/relay.pass"
+	if err := os.WriteFile(pass, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseConfig(dir+"/bridgehead.yaml", []byte(minimal+`directory:
+  static: {file: users.yaml}
+routes:
+  - domains: ["*"]
+    to: smtps://relay.example.net
+    auth: {username: gw, password_file: relay.pass}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := routeAuth(c.Routes[0].Auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Username != "gw" || a.Password != "s3cret" {
+		t.Errorf("auth = %+v", a)
 	}
 }

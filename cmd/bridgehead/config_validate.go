@@ -282,6 +282,7 @@ func (c *Config) validateRoutes(add adder) {
 				add(p("routes", i, "senders", j), "route %d: senders: %q is not a domain name", i+1, s)
 			}
 		}
+		c.validateRouteAuth(add, i, r)
 		scheme := ""
 		if len(r.To) == 0 {
 			_, err := checkTarget("")

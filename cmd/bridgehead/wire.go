@@ -91,7 +91,11 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 		Logger:   log,
 	}
 	for _, r := range cfg.Routes {
-		dopts.Routes = append(dopts.Routes, delivery.Route{Domains: r.Domains, Targets: r.To, Senders: lowerAll(r.Senders), TLS: delivery.TLSPolicy(r.TLS), CAFile: r.CAFile})
+		auth, err := routeAuth(r.Auth)
+		if err != nil {
+			return nil, err
+		}
+		dopts.Routes = append(dopts.Routes, delivery.Route{Domains: r.Domains, Targets: r.To, Senders: lowerAll(r.Senders), TLS: delivery.TLSPolicy(r.TLS), CAFile: r.CAFile, Auth: auth})
 	}
 	s.deliver, err = delivery.New(dopts)
 	if err != nil {
