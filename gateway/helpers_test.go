@@ -64,6 +64,8 @@ type setup struct {
 	Resolver func(directory.Resolver) directory.Resolver
 	// Filters is every listener's filter chain.
 	Filters filter.Chain
+	// Access is every listener's access list.
+	Access []AccessRule
 }
 
 // testGateway is a Gateway running in-process on free loopback ports, with a
@@ -111,7 +113,7 @@ func startGateway(t testing.TB, change func(*setup)) *testGateway {
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testservers.FreePort(t)))
 		tg.addrs[string(m)] = addr
 		st.Opts.Listeners = append(st.Opts.Listeners, ListenerOptions{
-			Name: string(m), Address: addr, Mode: m, Limits: st.Limits, TLSConfig: serverTLS, Filters: st.Filters,
+			Name: string(m), Address: addr, Mode: m, Limits: st.Limits, TLSConfig: serverTLS, Filters: st.Filters, Access: st.Access,
 		})
 	}
 

@@ -21,6 +21,7 @@ type limitListener struct {
 	implicit  *tls.Config // set for implicit TLS: refusals are sent inside TLS
 	handshake time.Duration
 	log       *slog.Logger
+	access    []AccessRule
 
 	// paused listeners answer new connections 421 4.3.2 and close them
 	// (see control.go); sessions in progress go on.
@@ -41,6 +42,7 @@ func newLimitListener(ln net.Listener, o *ListenerOptions, log *slog.Logger) *li
 		maxPerIP:  o.Limits.MaxConnectionsPerIP,
 		handshake: o.Limits.HandshakeTimeout,
 		log:       log,
+		access:    o.Access,
 		perIP:     map[netip.Addr]int{},
 		conns:     map[*countedConn]struct{}{},
 	}
@@ -62,6 +64,12 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			l.log.Info("connection refused", slog.String("listener", l.name),
 				slog.String("client_ip", ip.String()), slog.String("reason", "listener paused"))
 			go l.reply(c, pausedReply)
+			continue
+		}
+		if !allowed(l.access, ip) {
+			l.log.Warn("connection refused", slog.String("listener", l.name),
+				slog.String("client_ip", ip.String()), slog.String("reason", "access denied"))
+			go l.reply(c, accessDeniedReply)
 			continue
 		}
 		if reason := l.take(ip); reason != "" {

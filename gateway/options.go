@@ -134,6 +134,10 @@ type ListenerOptions struct {
 	// a refusal is the reply to the client. With filters the message is
 	// held in memory (at most Limits.MaxMessageSize) while they run.
 	Filters filter.Chain
+	// Access is the listener's ordered allow/deny list of client
+	// addresses: the first matching rule decides, and clients matching
+	// none are allowed. Denied clients get 554 5.7.1 at connect.
+	Access []AccessRule
 }
 
 // Validate checks the listener's options.
