@@ -82,6 +82,9 @@ type ListenerConfig struct {
 	Filters []string `yaml:"filters"`
 	// AuthMethods override auth.methods for this listener.
 	AuthMethods []string `yaml:"auth_methods"`
+	// Access is the ordered allow/deny list of client addresses; see
+	// AccessRuleConfig.
+	Access []AccessRuleConfig `yaml:"access"`
 }
 
 // LimitsConfig are a listener's limits; a key left out (or 0) takes the

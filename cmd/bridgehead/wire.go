@@ -151,6 +151,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 			Mode:      gateway.Mode(l.Mode),
 			TLSConfig: tlsCfg,
 			Filters:   chain,
+			Access:    l.accessRules(),
 			Limits: gateway.Limits{
 				MaxConnections:           l.Limits.MaxConnections,
 				MaxConnectionsPerIP:      l.Limits.MaxConnectionsPerIP,
