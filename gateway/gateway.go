@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -179,8 +178,3 @@ type slogPrinter struct{ log *slog.Logger }
 
 func (p slogPrinter) Printf(format string, v ...any) { p.log.Debug(fmt.Sprintf(format, v...)) }
 func (p slogPrinter) Println(v ...any)               { p.log.Debug(fmt.Sprint(v...)) }
-
-// deadline returns a context for one command of a session.
-func commandContext(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(parent, d)
-}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
@@ -72,7 +73,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		}
 	}
 	if s.gw.domains[domainOf(to)] {
-		ctx, cancel := commandContext(s.ctx, lookupTimeout)
+		ctx, cancel := context.WithTimeout(s.ctx, lookupTimeout)
 		defer cancel()
 		r, err := s.gw.deps.Directory.LookupRecipient(ctx, to)
 		switch {
