@@ -46,6 +46,12 @@ type Config struct {
 	// Backends name back ends for the directory's routing attribute
 	// (mailHost, msExchHomeServerName): name -> URL as in RouteConfig.To.
 	Backends map[string]string `yaml:"backends"`
+	// DNS is the resolver for MX delivery and reverse lookups.
+	DNS DNSConfig `yaml:"dns"`
+	// Pickup is the pickup directory (and bridgehead sendmail).
+	Pickup PickupConfig `yaml:"pickup"`
+	// Autoconfig is the client autoconfiguration HTTP(S) listener.
+	Autoconfig AutoconfigConfig `yaml:"autoconfig"`
 
 	// Path is the file the config came from.
 	Path string `yaml:"-"`
@@ -85,6 +91,11 @@ type ListenerConfig struct {
 	// Access is the ordered allow/deny list of client addresses; see
 	// AccessRuleConfig.
 	Access []AccessRuleConfig `yaml:"access"`
+	// ProxyProtocol accepts PROXY protocol v1/v2 headers from trusted
+	// load balancers.
+	ProxyProtocol ProxyProtocolConfig `yaml:"proxy_protocol"`
+	// ProtocolLog writes a W3C extended log of the SMTP commands.
+	ProtocolLog ProtocolLogConfig `yaml:"protocol_log"`
 }
 
 // LimitsConfig are a listener's limits; a key left out (or 0) takes the
@@ -99,6 +110,10 @@ type LimitsConfig struct {
 	WriteTimeout             Duration `yaml:"write_timeout"`               // 1m
 	DataTimeout              Duration `yaml:"data_timeout"`                // 10m
 	MaxLineLength            int      `yaml:"max_line_length"`             // 2000, at least 1000
+	// ConnectionRatePerIP and MessageRatePerIP are per client address
+	// (IPv6: /64) and minute; 0 means no limit.
+	ConnectionRatePerIP int `yaml:"connection_rate_per_ip"`
+	MessageRatePerIP    int `yaml:"message_rate_per_ip"`
 }
 
 // defaultLimits are the limits of a listener that sets none.
@@ -275,6 +290,13 @@ type MailboxstoreConfig struct {
 type AdminConfig struct {
 	// Address is host:port of the admin API; default 127.0.0.1:8025.
 	Address string `yaml:"address"`
+	// TokenFile holds the bearer token required when Address is not a
+	// loopback address.
+	TokenFile string `yaml:"token_file"`
+	// CertFile and KeyFile are the admin API's certificate when Address is
+	// not loopback; default the listeners' tls.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // QueueConfig is queue.
@@ -307,6 +329,8 @@ type RouteConfig struct {
 	Senders []string `yaml:"senders"`
 	// Auth logs in to the smart host (TLS required, verify or smtps).
 	Auth *RouteAuthConfig `yaml:"auth"`
+	// MXPort is the port "to: mx" connects to (default 25).
+	MXPort int `yaml:"mx_port"`
 }
 
 // LoadConfig reads the config file at path, decodes it strictly (an unknown
