@@ -9,12 +9,18 @@ import (
 )
 
 // cmdServe runs the gateway from a config file until SIGTERM or SIGINT.
-func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
+func cmdServe(ctx context.Context, args []string, stderr io.Writer) (err error) {
 	fs := newFlagSet("serve", stderr)
 	path := fs.String("config", "", "config file (YAML)")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	debug := fs.Bool("debug", false, "log debug detail")
+	prof := addProfileFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	stopProfile, err := prof.start()
+	defer func() { err = errors.Join(err, stopProfile()) }()
+	if err != nil {
 		return err
 	}
 	if *path == "" {

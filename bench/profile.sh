@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Profile bridgehead under load: serve (static directory, smtp-sink back
+# end, the same setup as run.sh) with -cpuprofile and -memprofile, driven
+# by "bridgehead loadtest", then print the top of both profiles.
+#
+#   bench/profile.sh                       C=32, 2000 messages, 10 per connection
+#   C=8 N=5000 PER_CONN=1 SIZE=100KiB bench/profile.sh
+#   OUT=/tmp/prof bench/profile.sh         keep the profiles and binary there
+#
+# Needs Go and smtp-sink (Debian: postfix); no root.
+set -euo pipefail
+
+C=${C:-32}
+N=${N:-2000}
+PER_CONN=${PER_CONN:-10}
+SIZE=${SIZE:-1KiB}
+TLSMODE=${TLSMODE:-starttls}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+OUT=${OUT:-$(mktemp -d /tmp/bhprof.XXXXXX)}
+mkdir -p "$OUT"
+W=$(mktemp -d /tmp/bhprofw.XXXXXX)
+BH_PID="" SINK_PID=""
+cleanup() {
+	set +e
+	[ -n "$BH_PID" ] && kill "$BH_PID" 2>/dev/null && wait "$BH_PID" 2>/dev/null
+	[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
+	rm -rf "$W"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+	for _ in $(seq 1 200); do
+		if (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; then return 0; fi
+		sleep 0.05
+	done
+	echo "nothing listening on $1" >&2
+	exit 1
+}
+
+(cd "$REPO" && go build -o "$OUT/bridgehead" ./cmd/bridgehead)
+BH="$OUT/bridgehead"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 \
+	-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+	-keyout "$W/tls.key" -out "$W/tls.crt" 2>/dev/null
+PASSWORD=prof-$RANDOM$RANDOM
+HASH=$(printf '%s\n' "$PASSWORD" | "$BH" hash-password)
+
+SINK=$(free_port)
+mkdir -p "$W/sink"
+SINK_USER=()
+[ "$(id -u)" = 0 ] && SINK_USER=(-u root)
+smtp-sink "${SINK_USER[@]}" -d "$W/sink/%Y%m%d%H%M%S." "127.0.0.1:$SINK" 1000 >"$W/sink.log" 2>&1 &
+SINK_PID=$!
+wait_port "127.0.0.1:$SINK"
+
+PORT=$(free_port)
+MODE=submission
+[ "$TLSMODE" = implicit ] && MODE=submissions
+cat >"$W/users.yaml" <<EOT
+users:
+  - login: bench
+    password: "$HASH"
+    addresses: [bench@example.test]
+EOT
+cat >"$W/bridgehead.yaml" <<EOT
+hostname: bh.bench.localhost
+state_dir: $W/state
+tls:
+  cert_file: $W/tls.crt
+  key_file: $W/tls.key
+listeners:
+  - name: submission
+    address: 127.0.0.1:$PORT
+    mode: $MODE
+    limits:
+      max_connections: 2000
+      max_connections_per_ip: 1000
+      max_messages_per_connection: 1000
+domains: [example.test]
+auth:
+  cache_ttl: 1h
+directory:
+  static:
+    file: $W/users.yaml
+routes:
+  - domains: ["*"]
+    to: smtp://127.0.0.1:$SINK
+    tls: none
+EOT
+"$BH" serve -config "$W/bridgehead.yaml" -cpuprofile "$OUT/cpu.pprof" -memprofile "$OUT/mem.pprof" 2>"$OUT/serve.log" &
+BH_PID=$!
+wait_port "127.0.0.1:$PORT"
+
+# One login first, so that the auth cache holds the password before the
+# clients arrive together (each would otherwise pay a bcrypt check).
+"$BH" loadtest -quiet -server "127.0.0.1:$PORT" -tls "$TLSMODE" -auth plain -user bench -password "$PASSWORD" \
+	-from bench@example.test -to rcpt@example.net -c 1 -n 1 >/dev/null
+ticks() { awk '{print $14 + $15}' "/proc/$BH_PID/stat"; }
+t0=$(ticks)
+"$BH" loadtest -quiet -server "127.0.0.1:$PORT" -tls "$TLSMODE" -auth plain -user bench -password "$PASSWORD" \
+	-from bench@example.test -to rcpt@example.net -c "$C" -n "$N" -size "$SIZE" -per-conn "$PER_CONN" ${LOADTEST_FLAGS:-} | tee "$OUT/loadtest.txt"
+# Let the relay to the sink finish before stopping the server.
+for _ in $(seq 1 200); do
+	[ "$(find "$W/sink" -type f | wc -l)" -gt "$N" ] && break
+	sleep 0.05
+done
+t1=$(ticks)
+echo "server CPU: $(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$N" 'BEGIN{printf "%.2f ms/msg (%d ticks for %d messages)", t*1000/hz/n, t, n}')" | tee -a "$OUT/loadtest.txt"
+echo "relayed to the sink: $(($(find "$W/sink" -type f | wc -l) - 1))/$N" | tee -a "$OUT/loadtest.txt"
+kill "$BH_PID"
+wait "$BH_PID" || true
+BH_PID=""
+echo "--- CPU (top 30, cumulative sort below)"
+go tool pprof -top -nodecount=30 "$BH" "$OUT/cpu.pprof" 2>/dev/null | tee "$OUT/cpu-top.txt"
+go tool pprof -top -cum -nodecount=40 "$BH" "$OUT/cpu.pprof" 2>/dev/null >"$OUT/cpu-cum.txt"
+echo "--- allocations (alloc_space, top 20)"
+go tool pprof -top -sample_index=alloc_space -nodecount=20 "$BH" "$OUT/mem.pprof" 2>/dev/null | tee "$OUT/mem-top.txt"
+echo "profiles in $OUT"
