@@ -410,6 +410,7 @@ func (c *Config) setDefaults() {
 			c.Backends[k] = "mailbox:"
 		}
 	}
+	c.setAutoconfigDefaults()
 }
 
 // setZero sets *p to v when *p is the zero value.

@@ -36,6 +36,7 @@ type server struct {
 	gw       *gateway.Gateway
 	ready    chan struct{}
 	admin    *adminRunner
+	autoconf *autoconfigRunner
 }
 
 // serverOptions are what the dev command changes beyond the config file.
@@ -170,6 +171,9 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	s.admin = newAdminRunner(cfg)
+	if s.autoconf, err = newAutoconfigRunner(cfg, tlsCfg, log); err != nil {
+		return nil, err
+	}
 	ok = true
 	return s, nil
 }
@@ -206,6 +210,11 @@ func (s *server) run(ctx context.Context) error {
 		return err
 	}
 	defer stopAdmin()
+	stopAutoconfig, err := s.autoconf.start(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopAutoconfig()
 	storeCtx, stopStore := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopStore()
 	queueCtx, stopQueue := context.WithCancel(context.WithoutCancel(ctx))
