@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"bridgehead.dev/bridgehead/gateway/queue"
+	"bridgehead.dev/bridgehead/metrics"
 )
 
 const (
@@ -22,9 +23,10 @@ const (
 	lookupTimeout = 30 * time.Second
 )
 
-// Data receives the message, checks it, adds the MSA's headers and writes
+// receive takes the message, checks it, adds the MSA's headers and writes
 // it to the queue. The 250 is given only once the queue has it on disk.
-func (s *session) Data(r io.Reader) error {
+// (Data in observe.go records it.)
+func (s *session) receive(r io.Reader) error {
 	_ = s.conn.Conn().SetReadDeadline(time.Now().Add(s.lo.Limits.DataTimeout))
 	err := s.data(r)
 	var se *smtp.SMTPError
@@ -79,6 +81,7 @@ func (s *session) data(r io.Reader) error {
 	var filtered []byte // the message as the filters left it; nil without filters
 	if len(s.lo.Filters) > 0 {
 		if filtered, err = s.runFilters(env, raw, br); err != nil {
+			s.obs.why = metrics.ReasonFilter
 			return err
 		}
 	}

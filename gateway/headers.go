@@ -16,7 +16,8 @@ import (
 )
 
 // receivedHeader builds our Received field (RFC 5321 4.4, with the
-// protocol names of RFC 3848).
+// protocol names of RFC 3848). On an inbound listener the client is named
+// by its forward-confirmed reverse DNS name, or "unknown".
 func (s *session) receivedHeader(id string, rcpts int, firstRcpt string, now time.Time) string {
 	proto := "ESMTP"
 	state, isTLS := s.tlsState()
@@ -29,8 +30,13 @@ func (s *session) receivedHeader(id string, rcpts int, firstRcpt string, now tim
 		proto = "ESMTPA"
 	}
 	helo := sanitizeHeaderText(s.conn.Hostname())
+	client := addressLiteral(s.ip)
+	if s.lo.Mode == ModeInbound {
+		// As Postfix writes it: the forward-confirmed name or "unknown".
+		client = s.clientName() + " " + client
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Received: from %s (%s)\r\n\tby %s (bridgehead) with %s id %s", helo, addressLiteral(s.ip), s.gw.opts.Hostname, proto, id)
+	fmt.Fprintf(&b, "Received: from %s (%s)\r\n\tby %s (bridgehead) with %s id %s", helo, client, s.gw.opts.Hostname, proto, id)
 	if isTLS {
 		fmt.Fprintf(&b, "\r\n\t(using %s with cipher %s)", tlsVersionName(state.Version), tls.CipherSuiteName(state.CipherSuite))
 	}

@@ -20,6 +20,7 @@ import (
 	"bridgehead.dev/bridgehead/directory"
 	"bridgehead.dev/bridgehead/directory/static"
 	"bridgehead.dev/bridgehead/gateway/filter"
+	"bridgehead.dev/bridgehead/gateway/protolog"
 	"bridgehead.dev/bridgehead/gateway/queue"
 	"bridgehead.dev/bridgehead/gateway/testservers"
 )
@@ -60,6 +61,8 @@ type setup struct {
 	Filters filter.Chain
 	// Access is every listener's access list.
 	Access []AccessRule
+	// ProtocolLog is every listener's protocol log.
+	ProtocolLog *protolog.Logger
 }
 
 // testGateway is a Gateway running in-process on free loopback ports, with a
@@ -108,6 +111,7 @@ func startGateway(t testing.TB, change func(*setup)) *testGateway {
 		tg.addrs[string(m)] = addr
 		st.Opts.Listeners = append(st.Opts.Listeners, ListenerOptions{
 			Name: string(m), Address: addr, Mode: m, Limits: st.Limits, TLSConfig: serverTLS, Filters: st.Filters, Access: st.Access,
+			ProtocolLog: st.ProtocolLog,
 		})
 	}
 

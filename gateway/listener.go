@@ -12,7 +12,9 @@ import (
 
 // limitListener hands connections to go-smtp only while the listener's
 // connection limits allow; a connection over a limit is answered with 421
-// and closed without reaching a session.
+// and closed without reaching a session. Behind a PROXY protocol load
+// balancer it sits on a proxyListener, so every decision it makes is about
+// the client the header names.
 type limitListener struct {
 	net.Listener
 	name      string
@@ -22,6 +24,8 @@ type limitListener struct {
 	handshake time.Duration
 	log       *slog.Logger
 	access    []AccessRule
+	connRate  *rateLimiter // nil: no per-IP connection rate
+	msgRate   *rateLimiter // nil: no per-IP message rate
 
 	// paused listeners answer new connections 421 4.3.2 and close them
 	// (see control.go); sessions in progress go on.
@@ -35,6 +39,9 @@ type limitListener struct {
 }
 
 func newLimitListener(ln net.Listener, o *ListenerOptions, log *slog.Logger) *limitListener {
+	if len(o.ProxyTrusted) > 0 {
+		ln = newProxyListener(ln, o, log)
+	}
 	l := &limitListener{
 		Listener:  ln,
 		name:      o.Name,
@@ -43,6 +50,8 @@ func newLimitListener(ln net.Listener, o *ListenerOptions, log *slog.Logger) *li
 		handshake: o.Limits.HandshakeTimeout,
 		log:       log,
 		access:    o.Access,
+		connRate:  newRateLimiter(o.Limits.ConnectionRatePerIP, time.Now),
+		msgRate:   newRateLimiter(o.Limits.MessageRatePerIP, time.Now),
 		perIP:     map[netip.Addr]int{},
 		conns:     map[*countedConn]struct{}{},
 	}
@@ -72,13 +81,20 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			go l.reply(c, accessDeniedReply)
 			continue
 		}
+		if !l.connRate.allow(ip) {
+			l.log.Warn("connection refused", slog.String("listener", l.name),
+				slog.String("client_ip", ip.String()), slog.String("reason", "connection rate"),
+				slog.Int("per_minute", l.connRate.perMinute))
+			go l.reply(c, connRateReply(ip))
+			continue
+		}
 		if reason := l.take(ip); reason != "" {
 			l.log.Warn("connection refused", slog.String("listener", l.name),
 				slog.String("client_ip", ip.String()), slog.String("reason", reason))
 			go l.refuse(c)
 			continue
 		}
-		cc := &countedConn{Conn: c}
+		cc := &countedConn{Conn: c, l: l, ip: ip}
 		cc.release = func() { l.release(ip, cc) }
 		l.mu.Lock()
 		l.conns[cc] = struct{}{}
@@ -167,11 +183,32 @@ func (l *limitListener) reply(c net.Conn, line string) {
 	_, _ = c.Write([]byte(line))
 }
 
-// countedConn gives its slot back once, when closed.
+// countedConn gives its slot back once, when closed. It also carries
+// what lasts as long as the connection, across go-smtp's new session at
+// STARTTLS: the listener it came through, the client's address and its
+// reverse DNS name once looked up.
 type countedConn struct {
 	net.Conn
 	once    sync.Once
 	release func()
+	l       *limitListener
+	ip      netip.Addr
+	rdns    reverseName
+}
+
+// countedConnOf finds the countedConn under c, which may be wrapped in
+// TLS; nil if there is none.
+func countedConnOf(c net.Conn) *countedConn {
+	for {
+		switch v := c.(type) {
+		case *countedConn:
+			return v
+		case *tls.Conn:
+			c = v.NetConn()
+		default:
+			return nil
+		}
+	}
 }
 
 // Close closes the connection and releases its slot.

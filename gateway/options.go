@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"bridgehead.dev/bridgehead/gateway/filter"
+	"bridgehead.dev/bridgehead/gateway/protolog"
+	"bridgehead.dev/bridgehead/metrics"
 )
 
 // Mode is what a listener is for.
@@ -138,6 +140,10 @@ type ListenerOptions struct {
 	// addresses: the first matching rule decides, and clients matching
 	// none are allowed. Denied clients get 554 5.7.1 at connect.
 	Access []AccessRule
+	// ProtocolLog, if set, gets one W3C line per SMTP command (nil: none).
+	ProtocolLog *protolog.Logger
+
+	metrics *metrics.Metrics // Options.Metrics, set by Options.Validate
 }
 
 // Validate checks the listener's options.
@@ -179,6 +185,8 @@ type Options struct {
 	ShutdownGrace time.Duration
 	// Logger receives the session log. Default slog.Default().
 	Logger *slog.Logger
+	// Metrics records connections, AUTH, messages and refusals (nil: off).
+	Metrics *metrics.Metrics
 }
 
 // Validate checks the options and fills in defaults.
@@ -209,6 +217,7 @@ func (o *Options) Validate() error {
 		}
 		names[l.Name] = true
 		l.Limits = l.Limits.withDefaults()
+		l.metrics = o.Metrics
 	}
 	return nil
 }

@@ -15,8 +15,9 @@ import (
 // authRequired reports whether the listener relays only for logged-in users.
 func (s *session) authRequired() bool { return s.lo.Mode != ModeInbound }
 
-// Mail starts a transaction: the sender must be one of the login's addresses.
-func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+// mail starts a transaction: the sender must be one of the login's
+// addresses. (Mail in observe.go records it.)
+func (s *session) mail(from string, opts *smtp.MailOptions) error {
 	if s.authRequired() && s.user == nil {
 		s.log.Warn("mail refused", slog.String("reason", "not authenticated"), slog.String("from", from))
 		return replyAuthRequired
@@ -45,9 +46,9 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	return nil
 }
 
-// Rcpt adds a recipient: local ones must exist, remote ones are relayed for
-// authenticated sessions only.
-func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+// rcpt adds a recipient: local ones must exist, remote ones are relayed
+// for authenticated sessions only. (Rcpt in observe.go records it.)
+func (s *session) rcpt(to string, opts *smtp.RcptOptions) error {
 	if s.authRequired() && s.user == nil {
 		return replyAuthRequired
 	}

@@ -36,6 +36,8 @@ type session struct {
 	refused  int // transactions refused
 
 	tx transaction
+
+	obs observed // metrics and protocol log state (observe.go)
 }
 
 // transaction is the state of one MAIL..DATA.
@@ -61,6 +63,7 @@ func (g *Gateway) newSession(c *smtp.Conn, lo *ListenerOptions) *session {
 		attrs = append(attrs, slog.String("tls", tlsVersionName(state.Version)))
 	}
 	s.log = g.log.With(attrs...)
+	s.started(state, isTLS)
 	return s
 }
 
@@ -73,8 +76,8 @@ func (s *session) AuthMechanisms() []string {
 	return s.gw.deps.Auth.Mechanisms()
 }
 
-// Auth starts a SASL exchange.
-func (s *session) Auth(mech string) (sasl.Server, error) {
+// auth starts a SASL exchange (Auth in observe.go records it).
+func (s *session) auth(mech string) (sasl.Server, error) {
 	switch {
 	case s.lo.Mode == ModeInbound:
 		return nil, replyAuthUnsupported
@@ -123,15 +126,20 @@ func (r saslReplies) Next(response []byte) ([]byte, bool, error) {
 }
 
 // Reset discards the current transaction.
-func (s *session) Reset() { s.tx = transaction{} }
+func (s *session) Reset() {
+	s.observeReset()
+	s.tx = transaction{}
+}
 
 // Logout ends the session and logs it.
 func (s *session) Logout() error {
 	defer s.cancel()
 	if _, nowTLS := s.conn.TLSConnectionState(); nowTLS && !s.tlsOn {
 		// STARTTLS: go-smtp continues with a new session.
+		s.ended(true)
 		return nil
 	}
+	s.ended(false)
 	s.log.Info("session end",
 		slog.String("auth", s.authMech),
 		slog.Int("messages", s.messages),
