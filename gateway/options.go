@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -59,6 +60,14 @@ type Limits struct {
 	MaxLineLength int
 	// HandshakeTimeout bounds a TLS handshake.
 	HandshakeTimeout time.Duration
+	// ConnectionRatePerIP is the number of connections one client address
+	// (IPv6: its /64) may open per minute; more are answered 421 4.7.0 at
+	// connect. 0 means no limit.
+	ConnectionRatePerIP int
+	// MessageRatePerIP is the number of messages (MAIL FROM commands) one
+	// client address (IPv6: its /64) may start per minute; more are
+	// answered 450 4.7.1. 0 means no limit.
+	MessageRatePerIP int
 }
 
 // DefaultLimits returns the limits a listener has when its config names
@@ -109,7 +118,8 @@ func (l Limits) withDefaults() Limits {
 func (l Limits) validate() error {
 	switch {
 	case l.MaxConnections < 0, l.MaxConnectionsPerIP < 0, l.MaxRecipients < 0,
-		l.MaxMessagesPerConnection < 0, l.MaxMessageSize < 0:
+		l.MaxMessagesPerConnection < 0, l.MaxMessageSize < 0,
+		l.ConnectionRatePerIP < 0, l.MessageRatePerIP < 0:
 		return errors.New("limits must not be negative")
 	case l.MaxLineLength != 0 && l.MaxLineLength < 1000:
 		return fmt.Errorf("max line length %d is below the 1000 bytes SMTP requires", l.MaxLineLength)
@@ -144,6 +154,14 @@ type ListenerOptions struct {
 	ProtocolLog *protolog.Logger
 
 	metrics *metrics.Metrics // Options.Metrics, set by Options.Validate
+	// ProxyTrusted are the load balancers that must send a PROXY protocol
+	// (v1 or v2) header naming the real client; empty turns the PROXY
+	// protocol off. A trusted peer without a header, or any other peer
+	// sending one, is disconnected.
+	ProxyTrusted []netip.Prefix
+	// ProxyHeaderTimeout bounds the wait for a trusted peer's PROXY
+	// header. Default 10s.
+	ProxyHeaderTimeout time.Duration
 }
 
 // Validate checks the listener's options.
@@ -164,6 +182,9 @@ func (o *ListenerOptions) Validate() error {
 		return fmt.Errorf("listener %s: unknown mode %q (submission, submissions or inbound)", o.Name, o.Mode)
 	}
 	if err := o.Limits.validate(); err != nil {
+		return fmt.Errorf("listener %s: %w", o.Name, err)
+	}
+	if err := o.validateProxy(); err != nil {
 		return fmt.Errorf("listener %s: %w", o.Name, err)
 	}
 	return nil
@@ -187,6 +208,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics records connections, AUTH, messages and refusals (nil: off).
 	Metrics *metrics.Metrics
+	// Resolver looks up inbound clients' reverse DNS names for the
+	// Received header. Default: the system resolver.
+	Resolver Resolver
 }
 
 // Validate checks the options and fills in defaults.
@@ -202,6 +226,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Resolver == nil {
+		o.Resolver = systemResolver{}
 	}
 	for i, d := range o.Domains {
 		o.Domains[i] = strings.ToLower(strings.TrimSuffix(d, "."))

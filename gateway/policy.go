@@ -27,6 +27,9 @@ func (s *session) mail(from string, opts *smtp.MailOptions) error {
 		s.closeWith("421 4.7.0 Too many messages on this connection, reconnect to send more")
 		return replyLocalError
 	}
+	if err := s.admitMessage(); err != nil {
+		return err
+	}
 	if from != "" && !validAddress(from) {
 		return replyBadSender
 	}
