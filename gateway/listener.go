@@ -24,6 +24,7 @@ type limitListener struct {
 	handshake time.Duration
 	log       *slog.Logger
 	access    []AccessRule
+	metrics   connMetrics  // counts connections (observe.go)
 	connRate  *rateLimiter // nil: no per-IP connection rate
 	msgRate   *rateLimiter // nil: no per-IP message rate
 
@@ -50,6 +51,7 @@ func newLimitListener(ln net.Listener, o *ListenerOptions, log *slog.Logger) *li
 		handshake: o.Limits.HandshakeTimeout,
 		log:       log,
 		access:    o.Access,
+		metrics:   o.metrics,
 		connRate:  newRateLimiter(o.Limits.ConnectionRatePerIP, time.Now),
 		msgRate:   newRateLimiter(o.Limits.MessageRatePerIP, time.Now),
 		perIP:     map[netip.Addr]int{},
@@ -85,6 +87,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			l.log.Warn("connection refused", slog.String("listener", l.name),
 				slog.String("client_ip", ip.String()), slog.String("reason", "connection rate"),
 				slog.Int("per_minute", l.connRate.perMinute))
+			l.metrics.Throttled(l.name)
 			go l.reply(c, connRateReply(ip))
 			continue
 		}
@@ -95,6 +98,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			continue
 		}
 		cc := &countedConn{Conn: c, l: l, ip: ip}
+		l.metrics.ConnectionOpened(l.name)
 		cc.release = func() { l.release(ip, cc) }
 		l.mu.Lock()
 		l.conns[cc] = struct{}{}
@@ -119,6 +123,7 @@ func (l *limitListener) take(ip netip.Addr) string {
 }
 
 func (l *limitListener) release(ip netip.Addr, c *countedConn) {
+	l.metrics.ConnectionClosed(l.name)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.conns, c)

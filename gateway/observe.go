@@ -283,3 +283,13 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// connMetrics is what a listener records of its connections;
+// *metrics.Metrics has it, and a nil one records nothing.
+type connMetrics interface {
+	ConnectionOpened(listener string)
+	ConnectionClosed(listener string)
+	Throttled(listener string)
+}
+
+var _ connMetrics = (*metrics.Metrics)(nil)

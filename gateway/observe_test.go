@@ -154,6 +154,8 @@ func TestSessionMetricsAndProtocolLog(t *testing.T) {
 		{"bridgehead_messages_refused_total", map[string]string{"listener": lnSubmission, "reason": "recipient"}, 1},
 		{"bridgehead_messages_accepted_total", sub, 1},
 		{"bridgehead_message_size_bytes", sub, 1},
+		{"bridgehead_connections_total", sub, 1},
+		{"bridgehead_sessions_active", sub, 0},
 	} {
 		if got := metricValue(t, reg, tc.name, tc.labels); got != tc.want {
 			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
