@@ -163,9 +163,12 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 				WriteTimeout:             l.Limits.WriteTimeout.D(),
 				DataTimeout:              l.Limits.DataTimeout.D(),
 				MaxLineLength:            l.Limits.MaxLineLength,
+				ConnectionRatePerIP:      l.Limits.ConnectionRatePerIP,
+				MessageRatePerIP:         l.Limits.MessageRatePerIP,
 			},
 		})
 	}
+	wireInbound(&gopts, cfg)
 	s.gw, err = gateway.New(gopts, gateway.Deps{Auth: auth, Directory: s.dir, Queue: s.queue})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

@@ -18,6 +18,9 @@ type session struct {
 	conn   net.Conn // what the client talks over (deadlines go here)
 	stop   func() bool
 	broken bool // the connection is unusable: close without QUIT
+	used   int  // transactions carried so far
+	// idleTimer closes the session when it idles in the pool too long.
+	idleTimer *time.Timer
 }
 
 // connect dials t, applies its TLS policy and says EHLO/LHLO. A closed ctx

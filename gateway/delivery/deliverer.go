@@ -16,8 +16,12 @@ var _ queue.Deliverer = (*Deliverer)(nil)
 type Deliverer struct {
 	opts   Options
 	router router
-	sems   map[string]chan struct{} // per target key
+	self   selfCheck
 	log    *slog.Logger
+
+	destMu sync.Mutex
+	dests  map[string]*dest // per target poolKey (connections, limits)
+
 	mu     sync.Mutex // guards closed and wg.Add
 	closed bool
 	wg     sync.WaitGroup
@@ -29,17 +33,17 @@ func New(opts Options) (*Deliverer, error) {
 		return nil, fmt.Errorf("delivery options: %w", err)
 	}
 	o := opts.withDefaults()
-	d := &Deliverer{opts: o, sems: map[string]chan struct{}{}, log: o.Logger,
+	listen, err := parseListenAddrs(o.ListenAddrs)
+	if err != nil {
+		return nil, fmt.Errorf("delivery options: %w", err)
+	}
+	d := &Deliverer{opts: o, dests: map[string]*dest{}, log: o.Logger,
+		self:   selfCheck{hostname: o.Hostname, listen: listen},
 		router: router{backends: map[string]*target{}, next: map[*target][]*target{}}}
 	add := func(r Route) (*target, error) {
 		ts, err := o.buildTargets(r)
 		if err != nil {
 			return nil, err
-		}
-		for _, t := range ts {
-			if _, ok := d.sems[t.key()]; !ok {
-				d.sems[t.key()] = make(chan struct{}, o.MaxPerRoute)
-			}
 		}
 		if len(ts) > 1 {
 			d.router.next[ts[0]] = ts[1:]
@@ -64,20 +68,29 @@ func New(opts Options) (*Deliverer, error) {
 }
 
 // Close stops taking new work (later Deliver calls answer temporary
-// failures) and waits for deliveries in progress; cancel their context to
-// cut them short. It is safe to call more than once.
+// failures), waits for deliveries in progress and closes the idle
+// connections; cancel the deliveries' context to cut them short. It is
+// safe to call more than once.
 func (d *Deliverer) Close() error {
 	d.mu.Lock()
 	d.closed = true
 	d.mu.Unlock()
 	d.wg.Wait()
+	d.closeIdle()
 	return nil
 }
 
-// group is the recipients of one message bound for one target.
+// group is the recipients of one message bound for one target (and, for
+// an mx target, one recipient domain).
 type group struct {
 	target *target
+	domain string // mx targets only
 	rcpts  []*queue.Recipient
+}
+
+type groupKey struct {
+	target *target
+	domain string
 }
 
 // Deliver tries msg for rcpts, one transaction per destination, the
@@ -94,7 +107,7 @@ func (d *Deliverer) Deliver(ctx context.Context, msg *queue.Message, rcpts []*qu
 	id := msg.Envelope.ID
 	var results []queue.Result
 	var groups []*group
-	byKey := map[*target]*group{}
+	byKey := map[groupKey]*group{}
 	for _, r := range rcpts {
 		t, unknown := d.router.lookupFrom(r.Backend, msg.Envelope.From, r.Address)
 		if unknown {
@@ -106,10 +119,14 @@ func (d *Deliverer) Deliver(ctx context.Context, msg *queue.Message, rcpts []*qu
 				Text: fmt.Sprintf("no route for domain %q", domainOf(r.Address)), Permanent: true})
 			continue
 		}
-		g := byKey[t]
+		k := groupKey{target: t}
+		if d.usesMX(t) {
+			k.domain = domainOf(r.Address)
+		}
+		g := byKey[k]
 		if g == nil {
-			g = &group{target: t}
-			byKey[t] = g
+			g = &group{target: t, domain: k.domain}
+			byKey[k] = g
 			groups = append(groups, g)
 		}
 		g.rcpts = append(g.rcpts, r)
@@ -130,6 +147,20 @@ func (d *Deliverer) Deliver(ctx context.Context, msg *queue.Message, rcpts []*qu
 	return results
 }
 
+// usesMX reports whether t or one of its failover targets is "mx", so
+// that its recipients are grouped by domain.
+func (d *Deliverer) usesMX(t *target) bool {
+	if t.scheme == schemeMX {
+		return true
+	}
+	for _, n := range d.router.next[t] {
+		if n.scheme == schemeMX {
+			return true
+		}
+	}
+	return false
+}
+
 // deliverGroup tries the group's target, then its failover targets in
 // order while a target cannot be reached, and returns the last answers.
 func (d *Deliverer) deliverGroup(ctx context.Context, msg *queue.Message, g *group) []queue.Result {
@@ -137,7 +168,7 @@ func (d *Deliverer) deliverGroup(ctx context.Context, msg *queue.Message, g *gro
 	var results []queue.Result
 	for i, t := range targets {
 		var unreachable bool
-		results, unreachable = d.attempt(ctx, msg, t, g.rcpts)
+		results, unreachable = d.attempt(ctx, msg, &group{target: t, domain: g.domain, rcpts: g.rcpts})
 		if !unreachable || i == len(targets)-1 || ctx.Err() != nil {
 			break
 		}
@@ -147,27 +178,25 @@ func (d *Deliverer) deliverGroup(ctx context.Context, msg *queue.Message, g *gro
 	return results
 }
 
-// attempt runs one attempt for one destination under its semaphore and
-// logs it. It reports whether the destination could not be reached.
-func (d *Deliverer) attempt(ctx context.Context, msg *queue.Message, t *target, rcpts []*queue.Recipient) ([]queue.Result, bool) {
-	g := &group{target: t, rcpts: rcpts}
+// attempt runs one attempt for one destination and logs it. It reports
+// whether the destination could not be reached.
+func (d *Deliverer) attempt(ctx context.Context, msg *queue.Message, g *group) ([]queue.Result, bool) {
 	key := g.target.key()
+	logKey := key
 	start := time.Now()
 	var results []queue.Result
 	var reply string
 	var unreachable bool
-	select {
-	case d.sems[key] <- struct{}{}:
-		if g.target.scheme == schemeMailbox {
-			results, reply = d.deliverMailbox(ctx, msg, g.rcpts)
-		} else {
-			results, reply, unreachable = d.transact(ctx, msg, g.target, g.rcpts)
-		}
-		<-d.sems[key]
-	case <-ctx.Done():
-		reply = "cancelled waiting for a connection slot: " + ctx.Err().Error()
-		results = failAll(g.rcpts, g.target.host, tempResult(reply))
+	switch g.target.scheme {
+	case schemeMailbox:
+		results, reply = d.mailboxSlot(ctx, msg, g.rcpts)
+	case schemeMX:
+		logKey = "mx:" + g.domain
+		results, reply, unreachable = d.deliverMX(ctx, msg, g.target, g.domain, g.rcpts)
+	default:
+		results, reply, unreachable = d.transact(ctx, msg, g.target, g.rcpts)
 	}
+	took := time.Since(start)
 	var delivered, deferred, failed int
 	for _, r := range results {
 		switch {
@@ -184,9 +213,32 @@ func (d *Deliverer) attempt(ctx context.Context, msg *queue.Message, t *target, 
 		level = slog.LevelWarn
 	}
 	d.log.LogAttrs(ctx, level, "delivery",
-		slog.String("queue_id", msg.Envelope.ID), slog.String("route", key),
+		slog.String("queue_id", msg.Envelope.ID), slog.String("route", logKey),
 		slog.Int("rcpts", len(g.rcpts)), slog.String("reply", reply),
 		slog.Int("delivered", delivered), slog.Int("deferred", deferred), slog.Int("failed", failed),
-		slog.Duration("took", time.Since(start)))
+		slog.Duration("took", took))
+	if d.opts.OnAttempt != nil {
+		outcome := AttemptDelivered
+		switch {
+		case failed > 0:
+			outcome = AttemptFailed
+		case deferred > 0:
+			outcome = AttemptDeferred
+		}
+		d.opts.OnAttempt(key, outcome, took)
+	}
 	return results, unreachable
+}
+
+// mailboxSlot delivers into the mailbox store under the "mailbox:" limit.
+func (d *Deliverer) mailboxSlot(ctx context.Context, msg *queue.Message, rcpts []*queue.Recipient) ([]queue.Result, string) {
+	ds := d.dest("mailbox:")
+	select {
+	case ds.slots <- struct{}{}:
+		defer ds.releaseSlot()
+		return d.deliverMailbox(ctx, msg, rcpts)
+	case <-ctx.Done():
+		reply := "cancelled waiting for a connection slot: " + ctx.Err().Error()
+		return failAll(rcpts, mailboxMTA, tempResult(reply)), reply
+	}
 }

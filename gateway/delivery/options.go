@@ -1,16 +1,23 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
+
+	"bridgehead.dev/bridgehead/dnsresolver"
 )
+
+var _ Resolver = (*dnsresolver.Resolver)(nil)
 
 // TLSPolicy says how a connection to a back end is protected.
 type TLSPolicy string
@@ -38,6 +45,14 @@ const (
 	DefaultDialTimeout    = 30 * time.Second
 	DefaultCommandTimeout = 5 * time.Minute
 	DefaultDataTimeout    = 10 * time.Minute
+	// DefaultIdleTimeout is how long a connection waits in the pool for
+	// the next message to its destination.
+	DefaultIdleTimeout = 30 * time.Second
+	// DefaultMaxMessagesPerConnection is how many transactions one
+	// connection carries before it is closed.
+	DefaultMaxMessagesPerConnection = 100
+	// DefaultMXPort is the port "mx" targets connect to.
+	DefaultMXPort = 25
 )
 
 // Route sends the recipients of some domains to one back end.
@@ -46,8 +61,10 @@ type Route struct {
 	// exact (no subdomains).
 	Domains []string
 	// To is "smtp://host[:25]", "lmtp://host[:24]", "smtps://host[:465]"
-	// (implicit TLS) or "mailbox:" (the built-in mailbox store). It is
-	// the single-target form of Targets; set one or the other.
+	// (implicit TLS), "mailbox:" (the built-in mailbox store) or "mx"
+	// (each recipient domain's mail exchangers, found with
+	// Options.Resolver). It is the single-target form of Targets; set one
+	// or the other.
 	To string
 	// Targets are tried in order (failover): a target that cannot be
 	// reached (connect or TLS failure, refusal at greeting) passes the
@@ -67,6 +84,9 @@ type Route struct {
 	// CAFile is a PEM file of CA certificates for PolicyVerify; empty
 	// means the system roots.
 	CAFile string
+	// MXPort is the port an "mx" target connects to at each exchanger;
+	// default DefaultMXPort. Only for "mx".
+	MXPort int
 }
 
 // Auth are the credentials for a smart host.
@@ -123,7 +143,47 @@ type Options struct {
 	// Logger gets one line per attempt per destination; default
 	// slog.Default().
 	Logger *slog.Logger
+	// Resolver finds the mail exchangers of "mx" targets; required when
+	// a route uses one. *dnsresolver.Resolver is one.
+	Resolver Resolver
+	// ListenAddrs are the host:port addresses this gateway receives mail
+	// on. An exchanger that is Hostname, or whose address and port is
+	// one of them (for an unspecified host such as 0.0.0.0: any address
+	// of a local interface), is ourselves: mail for its domain loops and
+	// fails with 554 5.4.6 instead of being sent.
+	ListenAddrs []string
+	// IdleTimeout is how long a connection waits in the pool for the next
+	// message to the same destination; default DefaultIdleTimeout,
+	// negative turns reuse off.
+	IdleTimeout time.Duration
+	// MaxMessagesPerConnection is how many transactions a connection
+	// carries before it is closed; default
+	// DefaultMaxMessagesPerConnection.
+	MaxMessagesPerConnection int
+	// OnAttempt, when set, is called once per attempt per destination
+	// with the route (the target's key: "smtp://host:port", "mailbox:",
+	// "mx"), the result ("delivered", "deferred" or "failed"; for a mix
+	// the worst: failed before deferred) and how long it took. It must
+	// be quick and safe for concurrent use.
+	OnAttempt func(route, result string, took time.Duration)
 }
+
+// Resolver is the DNS the "mx" targets need. Errors wrap the
+// dnsresolver errors: ErrNullMX, ErrNotFound and ErrNoRecords are
+// answers, anything else a temporary failure.
+type Resolver interface {
+	// LookupMX returns the exchangers of domain in the order to try.
+	LookupMX(ctx context.Context, domain string) ([]dnsresolver.MX, error)
+	// LookupIP returns the addresses of host, those to try first first.
+	LookupIP(ctx context.Context, host string) ([]netip.Addr, error)
+}
+
+// Attempt results given to Options.OnAttempt.
+const (
+	AttemptDelivered = "delivered"
+	AttemptDeferred  = "deferred"
+	AttemptFailed    = "failed"
+)
 
 func (o *Options) withDefaults() Options {
 	c := *o
@@ -148,6 +208,12 @@ func (o *Options) withDefaults() Options {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.MaxMessagesPerConnection == 0 {
+		c.MaxMessagesPerConnection = DefaultMaxMessagesPerConnection
+	}
 	return c
 }
 
@@ -161,6 +227,12 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxPerRoute < 0 {
 		errs = append(errs, fmt.Errorf("max per route %d: must not be negative", o.MaxPerRoute))
+	}
+	if o.MaxMessagesPerConnection < 0 {
+		errs = append(errs, fmt.Errorf("max messages per connection %d: must not be negative", o.MaxMessagesPerConnection))
+	}
+	if _, err := parseListenAddrs(o.ListenAddrs); err != nil {
+		errs = append(errs, err)
 	}
 	for name, d := range map[string]time.Duration{"dial": o.DialTimeout, "command": o.CommandTimeout, "data": o.DataTimeout} {
 		if d < 0 {
@@ -208,6 +280,9 @@ func (o *Options) buildTargets(r Route) ([]*target, error) {
 			return nil, fmt.Errorf("sender domain %q: want a lower-case domain", s)
 		}
 	}
+	if r.MXPort != 0 && !slices.Contains(urls, schemeMX) {
+		return nil, fmt.Errorf("mx port %d: only used with to %q", r.MXPort, schemeMX)
+	}
 	out := make([]*target, 0, len(urls))
 	for _, u := range urls {
 		one := r
@@ -227,6 +302,9 @@ func (o *Options) buildTargets(r Route) ([]*target, error) {
 		}
 		if t.scheme == schemeMailbox && len(urls) > 1 {
 			return nil, fmt.Errorf("to %q: mailbox cannot be one of several targets", u)
+		}
+		if t.scheme == schemeMX && r.Auth != nil {
+			return nil, errors.New(`to "mx": auth is for smart hosts, not for mail exchangers`)
 		}
 		out = append(out, t)
 	}
@@ -258,6 +336,14 @@ func (o *Options) buildTarget(r Route) (*target, error) {
 		return nil, fmt.Errorf("to %q: %w", r.To, err)
 	}
 	t.tls = policy
+	switch {
+	case r.MXPort < 0 || r.MXPort > 65535:
+		return nil, fmt.Errorf("mx port %d: out of range", r.MXPort)
+	case t.scheme == schemeMX && o.Resolver == nil:
+		return nil, errors.New(`to "mx": no resolver configured`)
+	case t.scheme == schemeMX:
+		t.mxPort = cmp.Or(r.MXPort, DefaultMXPort)
+	}
 	if r.CAFile != "" {
 		if policy != PolicyVerify {
 			return nil, fmt.Errorf("ca file %q: only used with tls %q", r.CAFile, PolicyVerify)

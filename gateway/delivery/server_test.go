@@ -31,6 +31,8 @@ type recorder struct {
 	msgs      []received
 	active    int // transactions between MAIL and the end of DATA
 	maxActive int
+	sessions  int           // sessions begun (connections, without STARTTLS)
+	logouts   chan struct{} // one per session ended
 }
 
 type received struct {
@@ -46,6 +48,9 @@ type recSession struct {
 }
 
 func (r *recorder) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	r.mu.Lock()
+	r.sessions++
+	r.mu.Unlock()
 	return &recSession{r: r, c: c}, nil
 }
 
@@ -98,7 +103,21 @@ func (s *recSession) Reset() {
 	s.rcpts = nil
 }
 
-func (s *recSession) Logout() error { s.Reset(); return nil }
+func (s *recSession) Logout() error {
+	s.Reset()
+	select {
+	case s.r.logouts <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// connections returns how many sessions were begun.
+func (r *recorder) connections() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sessions
+}
 
 func (r *recorder) received() []received {
 	r.mu.Lock()
@@ -117,7 +136,7 @@ type recorderConfig struct {
 // startRecorder serves SMTP or LMTP on a free loopback port.
 func startRecorder(t *testing.T, cfg recorderConfig) *recorder {
 	t.Helper()
-	r := &recorder{cfg: cfg}
+	r := &recorder{cfg: cfg, logouts: make(chan struct{}, 100)}
 	srv := smtp.NewServer(r)
 	srv.Domain = "recorder.test"
 	srv.LMTP = cfg.lmtp

@@ -14,6 +14,10 @@ const (
 	schemeLMTP    = "lmtp"
 	schemeSMTPS   = "smtps"
 	schemeMailbox = "mailbox"
+	// schemeMX is direct delivery to the recipient domain's mail
+	// exchangers; its target stands for every MX, each host it reaches
+	// becomes an smtp target of its own (see mxHost).
+	schemeMX = "mx"
 )
 
 var defaultPorts = map[string]string{schemeSMTP: "25", schemeLMTP: "24", schemeSMTPS: "465"}
@@ -27,11 +31,15 @@ type target struct {
 	tls    TLSPolicy
 	roots  *x509.CertPool // nil: system roots
 	auth   *Auth          // nil: no AUTH
+	mxPort int            // port of the exchangers of an mx target
 }
 
 // parseTarget parses "smtp://host[:port]", "lmtp://host[:port]",
 // "smtps://host[:port]" or "mailbox:".
 func parseTarget(s string) (*target, error) {
+	if s == schemeMX {
+		return &target{scheme: schemeMX}, nil
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("to %q: %w", s, err)
@@ -44,7 +52,7 @@ func parseTarget(s string) (*target, error) {
 		return &target{scheme: schemeMailbox}, nil
 	case schemeSMTP, schemeLMTP, schemeSMTPS:
 	default:
-		return nil, fmt.Errorf("to %q: unknown scheme %q (want smtp, lmtp, smtps or mailbox)", s, u.Scheme)
+		return nil, fmt.Errorf("to %q: unknown scheme %q (want smtp, lmtp, smtps, mailbox or mx)", s, u.Scheme)
 	}
 	if u.Opaque != "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("to %q: want %s://host:port and nothing else", s, u.Scheme)
@@ -87,13 +95,34 @@ func (t *target) policy(p TLSPolicy) (TLSPolicy, error) {
 	return "", fmt.Errorf("tls %q: unknown policy (want none, opportunistic, required or verify)", p)
 }
 
-// key names the destination for limits and logs: "scheme://host:port" or
-// "mailbox:".
+// key names the destination for limits and logs: "scheme://host:port",
+// "mailbox:" or "mx".
 func (t *target) key() string {
-	if t.scheme == schemeMailbox {
+	switch t.scheme {
+	case schemeMailbox:
 		return "mailbox:"
+	case schemeMX:
+		return schemeMX
 	}
 	return t.scheme + "://" + t.addr
+}
+
+// poolKey names what a connection to t is bound to: the address, the
+// name its certificate is checked for, the TLS policy and the login.
+// Sessions are shared only between targets of the same poolKey.
+func (t *target) poolKey() string {
+	k := t.key() + " " + t.host + " " + string(t.tls)
+	if t.auth != nil {
+		k += " " + t.auth.Username
+	}
+	return k
+}
+
+// mxHost is the smtp target for one address of exchanger host of the mx
+// target t: certificates are checked for host's name (verify), the
+// connection goes to addr.
+func (t *target) mxHost(host, addr string) *target {
+	return &target{scheme: schemeSMTP, host: host, addr: addr, tls: t.tls, roots: t.roots}
 }
 
 // tlsConfig returns the client TLS configuration for the target's policy.

@@ -21,6 +21,9 @@ type txn struct {
 	set     []bool
 	first   []int // index of the first recipient with the same address
 	reply   string
+	// dataSent is set once DATA was accepted: from then on the message
+	// may have reached the server and must not be sent again.
+	dataSent bool
 }
 
 func newTxn(rcpts []*queue.Recipient, host string) *txn {
@@ -65,9 +68,11 @@ func (x *txn) done() ([]queue.Result, string) {
 }
 
 // transact runs one transaction for rcpts at t: MAIL, one RCPT per
-// address, DATA, and the reply (per recipient for LMTP). It reports
-// whether t could not be reached (connect, TLS or greeting failed), in
-// which case another target may be tried.
+// address, DATA, and the reply (per recipient for LMTP). It takes an idle
+// connection to t when there is one (see pool.go) and leaves the
+// connection there afterwards. It reports whether t could not be reached
+// (connect, TLS or greeting failed), in which case another target may be
+// tried.
 func (d *Deliverer) transact(ctx context.Context, msg *queue.Message, t *target, rcpts []*queue.Recipient) ([]queue.Result, string, bool) {
 	x := newTxn(rcpts, t.host)
 	body, err := msg.Open()
@@ -78,18 +83,41 @@ func (d *Deliverer) transact(ctx context.Context, msg *queue.Message, t *target,
 	}
 	defer body.Close()
 
-	s, err := d.connect(ctx, t)
-	if err != nil {
-		res := d.errResult(ctx, "connect", err)
-		res.Permanent = false // a refusal at greeting or hello is the back end's trouble, not the message's
-		x.answerRest(res)
+	ds := d.dest(t.poolKey())
+	for {
+		s, err := ds.acquire(ctx)
+		if err != nil {
+			x.answerRest(tempResult("cancelled waiting for a connection slot: " + err.Error()))
+			out, reply := x.done()
+			return out, reply, false
+		}
+		reused := s != nil
+		if reused && !d.reuse(ctx, ds, s) {
+			continue // dropped by the server while idle: try the next one
+		}
+		if !reused {
+			s, err = d.connect(ctx, t)
+			if err != nil {
+				ds.releaseSlot()
+				res := d.errResult(ctx, "connect", err)
+				res.Permanent = false // a refusal at greeting or hello is the back end's trouble, not the message's
+				x.answerRest(res)
+				out, reply := x.done()
+				return out, reply, true
+			}
+		}
+		d.send(ctx, s, x, msg.Envelope, body, t.scheme == schemeLMTP)
+		if reused && s.broken && !x.dataSent && ctx.Err() == nil {
+			// The pooled connection died under MAIL or RCPT: nothing
+			// was committed, start over on another one.
+			d.finish(ctx, ds, s)
+			x = newTxn(rcpts, t.host)
+			continue
+		}
+		d.finish(ctx, ds, s)
 		out, reply := x.done()
-		return out, reply, true
+		return out, reply, false
 	}
-	defer d.close(ctx, s)
-	d.send(ctx, s, x, msg.Envelope, body, t.scheme == schemeLMTP)
-	out, reply := x.done()
-	return out, reply, false
 }
 
 func (d *Deliverer) send(ctx context.Context, s *session, x *txn, env *queue.Envelope, body io.Reader, lmtp bool) {
@@ -139,6 +167,7 @@ func (d *Deliverer) send(ctx context.Context, s *session, x *txn, env *queue.Env
 		x.answerRest(d.stepFailed(ctx, s, "DATA", err))
 		return
 	}
+	x.dataSent = true
 	_ = s.conn.SetDeadline(time.Now().Add(bounded(ctx, d.opts.DataTimeout)))
 	if _, err := io.Copy(w, body); err != nil {
 		// Never send the final dot after a partial body: drop the
