@@ -118,6 +118,7 @@ func (c *Config) validateListeners(add adder) {
 			add(at("mode"), "listener %q: mode %q: want submission, submissions or inbound", name, l.Mode)
 		}
 		validateAccess(add, i, name, l)
+		validateInbound(add, i, name, l)
 		lim := l.Limits
 		for key, v := range map[string]int64{
 			"max_connections":             int64(lim.MaxConnections),
