@@ -147,7 +147,12 @@ func (d *Directory) Authenticate(ctx context.Context, login, password string) (*
 // like the pool does. An LDAP result (49 and the like) is returned as it is;
 // no answer wraps directory.ErrUnavailable.
 func (d *Directory) bind(ctx context.Context, dn, password string) error {
-	c, err := d.dialer.dial(ctx, func(c *ldap.Conn) error { return c.Bind(dn, password) })
+	c, err := d.dialer.dial(ctx, func(c *ldap.Conn) error {
+		start := time.Now()
+		err := c.Bind(dn, password)
+		d.observeRequest("bind", start)
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, directory.ErrUnavailable) {
 			d.stats.errors.Add(1)
@@ -217,12 +222,14 @@ func (d *Directory) LookupRecipient(ctx context.Context, address string) (*direc
 func (d *Directory) lookup(ctx context.Context, key string, fetch func(context.Context) (answer, error)) (answer, error) {
 	if a, found, ok := d.cache.fresh(key); ok {
 		d.stats.hits.Add(1)
+		d.observeCache(true)
 		if !found {
 			return answer{}, fmt.Errorf("cached: %w", directory.ErrNotFound)
 		}
 		return a.clone(), nil
 	}
 	d.stats.misses.Add(1)
+	d.observeCache(false)
 	ch := d.flight.DoChan(key, func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opLimit)
 		defer cancel()
@@ -283,7 +290,9 @@ func (d *Directory) search(ctx context.Context, f string, attrs []string, sizeLi
 	err := d.pool.do(ctx, func(c *ldap.Conn) error {
 		d.stats.queries.Add(1)
 		var err error
+		start := time.Now()
 		res, err = c.Search(req)
+		d.observeRequest("search", start)
 		return err
 	})
 	if sizeLimit > 0 && ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {

@@ -103,6 +103,14 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for cache freshness (nil = time.Now); for tests.
 	Now func() time.Time
+	// OnCacheLookup, if set, is told whether each LookupUser and
+	// LookupRecipient was answered from the cache (for metrics). It must
+	// be quick and safe for concurrent use.
+	OnCacheLookup func(hit bool)
+	// OnRequest, if set, is told how long each LDAP search ("search") and
+	// password check ("bind") took (for metrics). It must be quick and
+	// safe for concurrent use.
+	OnRequest func(op string, took time.Duration)
 }
 
 // CacheOptions configure the cache of LookupUser and LookupRecipient
