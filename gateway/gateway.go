@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"github.com/emersion/go-smtp"
 
@@ -26,21 +27,43 @@ type Deps struct {
 }
 
 // Gateway runs the SMTP listeners.
+//
+// A Gateway value holds one generation of settings (options and
+// dependencies), read without locks by the sessions made under it. Update
+// makes a new generation for new sessions; sessions in progress keep the
+// one they started with. The listeners' run-time state is shared by all
+// generations in ctl.
 type Gateway struct {
 	opts    Options
 	deps    Deps
 	log     *slog.Logger
 	domains map[string]bool
 
-	// sessionsCtx is the parent of every session's context; cutSessions
+	// sessionsCtx is the parent of every session's context; ctl.cutSessions
 	// cancels it when the shutdown grace period is over.
 	sessionsCtx context.Context
-	cutSessions context.CancelFunc
 
-	mu        sync.Mutex
-	servers   []*smtp.Server
-	listeners []*limitListener
-	ready     chan struct{}
+	ctl *control
+}
+
+// control is the state every generation of a Gateway shares.
+type control struct {
+	cutSessions context.CancelFunc
+	current     atomic.Pointer[Gateway]
+	ready       chan struct{}
+	// errc takes a listener's fatal accept error; Run returns it.
+	errc chan error
+
+	mu sync.Mutex
+	// running is set while Run serves (between binding and shutdown).
+	running bool
+	// vs are the configured listeners, in configuration order.
+	vs []*vserver
+	// drains are the stacks still serving sessions after their listener
+	// was stopped, removed or given new options.
+	drains map[*stack]struct{}
+	// wg counts goroutines that drain stacks.
+	wg sync.WaitGroup
 }
 
 // New makes a gateway; opts are validated.
@@ -51,56 +74,69 @@ func New(opts Options, deps Deps) (*Gateway, error) {
 	if deps.Auth == nil || deps.Directory == nil || deps.Queue == nil {
 		return nil, errors.New("gateway: auth, directory and queue are required")
 	}
-	g := &Gateway{opts: opts, deps: deps, log: opts.Logger, domains: map[string]bool{}, ready: make(chan struct{})}
-	g.sessionsCtx, g.cutSessions = context.WithCancel(context.Background())
-	for _, d := range opts.Domains {
-		g.domains[d] = true
+	ctl := &control{ready: make(chan struct{}), errc: make(chan error, 1), drains: map[*stack]struct{}{}}
+	sctx, cut := context.WithCancel(context.Background())
+	ctl.cutSessions = cut
+	g := newGeneration(opts, deps, sctx, ctl)
+	ctl.current.Store(g)
+	for i := range opts.Listeners {
+		ctl.vs = append(ctl.vs, newVServer(&opts.Listeners[i]))
 	}
 	return g, nil
 }
 
+// newGeneration makes the Gateway value sessions read their settings from.
+func newGeneration(opts Options, deps Deps, sctx context.Context, ctl *control) *Gateway {
+	g := &Gateway{opts: opts, deps: deps, log: opts.Logger, domains: map[string]bool{}, sessionsCtx: sctx, ctl: ctl}
+	for _, d := range opts.Domains {
+		g.domains[d] = true
+	}
+	return g
+}
+
+// current returns the generation new sessions get.
+func (g *Gateway) current() *Gateway { return g.ctl.current.Load() }
+
 // Ready is closed once every listener accepts connections.
-func (g *Gateway) Ready() <-chan struct{} { return g.ready }
+func (g *Gateway) Ready() <-chan struct{} { return g.ctl.ready }
 
 // Run listens on every configured address and serves until ctx is done,
 // then stops accepting and gives sessions ShutdownGrace to finish before
-// closing them. It returns after every session has ended.
+// closing them. It returns after every session has ended. Listeners may be
+// stopped, started, added and removed while it runs.
 func (g *Gateway) Run(ctx context.Context) error {
-	var lc net.ListenConfig
-	var lns []net.Listener
-	for i := range g.opts.Listeners {
-		lo := &g.opts.Listeners[i]
-		ln, err := lc.Listen(ctx, "tcp", lo.Address)
+	ctl := g.ctl
+	ctl.mu.Lock()
+	if ctl.running {
+		ctl.mu.Unlock()
+		return errors.New("gateway: already running")
+	}
+	bound := make([]net.Listener, len(ctl.vs))
+	for i, v := range ctl.vs {
+		if v.stopped {
+			continue
+		}
+		ln, err := listen(ctx, v.opts)
 		if err != nil {
-			for _, l := range lns {
-				l.Close()
-			}
-			return fmt.Errorf("gateway: listen %s on %s: %w", lo.Name, lo.Address, err)
+			closeAll(bound)
+			ctl.mu.Unlock()
+			return err
 		}
-		lns = append(lns, ln)
+		bound[i] = ln
 	}
-	errc := make(chan error, len(lns))
-	for i, ln := range lns {
-		lo := &g.opts.Listeners[i]
-		srv := g.newServer(lo)
-		ll := newLimitListener(ln, lo, g.log)
-		var l net.Listener = ll
-		if lo.Mode == ModeSubmissions {
-			l = newTLSListener(l, lo.TLSConfig)
+	ctl.running = true
+	for i, v := range ctl.vs {
+		if bound[i] != nil {
+			g.startLocked(v, bound[i])
 		}
-		g.mu.Lock()
-		g.servers = append(g.servers, srv)
-		g.listeners = append(g.listeners, ll)
-		g.mu.Unlock()
-		g.log.Info("listening", slog.String("listener", lo.Name), slog.String("address", ln.Addr().String()), slog.String("mode", string(lo.Mode)))
-		go func() { errc <- srv.Serve(l) }()
 	}
-	close(g.ready)
+	ctl.mu.Unlock()
+	close(ctl.ready)
 
 	var err error
 	select {
 	case <-ctx.Done():
-	case err = <-errc:
+	case err = <-ctl.errc:
 		err = fmt.Errorf("gateway: serve: %w", err)
 	}
 	g.shutdown()
@@ -114,42 +150,52 @@ func (g *Gateway) Run(ctx context.Context) error {
 // ErrServerClosed and leaves the connections open. The listeners' own
 // connection lists do it instead.
 func (g *Gateway) shutdown() {
-	g.mu.Lock()
-	servers, listeners := g.servers, g.listeners
-	g.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), g.opts.ShutdownGrace)
+	ctl := g.ctl
+	ctl.mu.Lock()
+	ctl.running = false
+	var stacks []*stack
+	for _, v := range ctl.vs {
+		if v.run != nil {
+			v.run.close()
+			stacks = append(stacks, v.run.cur.Load())
+			v.run = nil
+		}
+	}
+	for st := range ctl.drains {
+		stacks = append(stacks, st)
+	}
+	ctl.mu.Unlock()
+	grace := g.current().opts.ShutdownGrace
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
+	// Past the grace period, sessions' own work (directory lookups,
+	// filters) is cancelled as their connections are closed.
+	stopCut := context.AfterFunc(ctx, func() {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			ctl.cutSessions()
+		}
+	})
+	defer stopCut()
 	var wg sync.WaitGroup
-	for _, s := range servers {
+	for _, st := range stacks {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-				g.log.Warn("shutdown", slog.String("error", err.Error()))
-			}
+			st.drain(ctx, g.log)
 		}()
 	}
 	wg.Wait()
-	if ctx.Err() == nil {
-		return
-	}
-	g.cutSessions()
-	for _, l := range listeners {
-		if n := l.closeAll(); n > 0 {
-			g.log.Warn("sessions cut at shutdown", slog.String("listener", l.name), slog.Int("sessions", n))
-		}
-	}
-	for _, l := range listeners {
-		l.waitIdle()
-	}
+	ctl.wg.Wait()
 }
 
-// newServer builds the go-smtp server for one listener.
+// newServer builds the go-smtp server for one stack of a listener: its
+// sessions take lo and the generation current when they start.
 func (g *Gateway) newServer(lo *ListenerOptions) *smtp.Server {
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return g.newSession(c, lo), nil
+		return g.current().newSession(c, lo), nil
 	}))
-	srv.Domain = g.opts.Hostname
+	cur := g.current()
+	srv.Domain = cur.opts.Hostname
 	srv.MaxMessageBytes = lo.Limits.MaxMessageSize
 	// Command lines may be as long as an AUTH line with an OAuth2 token
 	// (RFC 4954 4: 12288 octets); message lines keep the listener's limit,
@@ -165,7 +211,7 @@ func (g *Gateway) newServer(lo *ListenerOptions) *smtp.Server {
 	if lo.Mode != ModeSubmissions {
 		srv.TLSConfig = lo.TLSConfig
 	}
-	srv.ErrorLog = slogPrinter{g.log.With(slog.String("listener", lo.Name))}
+	srv.ErrorLog = slogPrinter{cur.log.With(slog.String("listener", lo.Name))}
 	return srv
 }
 

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,8 @@ type Listeners interface {
 	Listeners() []gateway.ListenerStatus
 	Pause(name string) error
 	Resume(name string) error
+	Stop(name string) error
+	Start(ctx context.Context, name string) error
 }
 
 var _ Listeners = (*gateway.Gateway)(nil)
@@ -28,6 +31,31 @@ type ListenerResult struct {
 func (s *Server) listenerRoutes() {
 	s.mux.HandleFunc("GET /api/listeners", s.listenerList)
 	s.mux.HandleFunc("POST /api/listeners/{name}/{action}", s.listenerAction)
+	s.mux.HandleFunc("POST /reload", s.reload)
+}
+
+// ReloadResult is the answer of POST /reload.
+type ReloadResult struct {
+	Reloaded bool `json:"reloaded"`
+}
+
+func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Reload == nil {
+		writeError(w, http.StatusNotFound, "reload is not available")
+		return
+	}
+	// A reload half done when the client goes away would still be applied
+	// by the signal path; let it finish.
+	if err := s.opts.Reload(context.WithoutCancel(r.Context())); err != nil {
+		status := http.StatusInternalServerError
+		if errors.Is(err, ErrBadConfig) {
+			status = http.StatusBadRequest
+		}
+		writeError(w, status, err.Error())
+		return
+	}
+	s.log.Info("admin: reloaded")
+	writeJSON(w, http.StatusOK, ReloadResult{Reloaded: true})
 }
 
 func (s *Server) listenerList(w http.ResponseWriter, _ *http.Request) {
@@ -54,8 +82,12 @@ func (s *Server) listenerAction(w http.ResponseWriter, r *http.Request) {
 		err = s.opts.Listeners.Pause(name)
 	case "resume":
 		err = s.opts.Listeners.Resume(name)
+	case "stop":
+		err = s.opts.Listeners.Stop(name)
+	case "start":
+		err = s.opts.Listeners.Start(r.Context(), name)
 	default:
-		writeError(w, http.StatusNotFound, "unknown listener action "+action+" (this version has pause and resume)")
+		writeError(w, http.StatusNotFound, "unknown listener action "+action+" (pause, resume, stop or start)")
 		return
 	}
 	if err != nil {

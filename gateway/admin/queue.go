@@ -30,6 +30,8 @@ type Recipient struct {
 	Address   string               `json:"address"`
 	State     queue.RecipientState `json:"state"`
 	LastReply string               `json:"last_reply,omitempty"`
+	// Route names the route the recipient takes (see Options.RouteOf).
+	Route string `json:"route,omitempty"`
 }
 
 // MessageDetail is the answer of GET /api/queue/{id}.
@@ -55,7 +57,7 @@ func (s *Server) queueList(w http.ResponseWriter, _ *http.Request) {
 			NextAttempt: env.NextAttempt, Held: env.Held,
 		}
 		for _, r := range env.Recipients {
-			m.Recipients = append(m.Recipients, Recipient{Address: r.Address, State: r.State, LastReply: r.LastReply})
+			m.Recipients = append(m.Recipients, Recipient{Address: r.Address, State: r.State, LastReply: r.LastReply, Route: s.routeOf(env, r)})
 		}
 		out = append(out, m)
 	}
@@ -109,4 +111,12 @@ func readHeaders(r io.Reader, limit int64) ([]Header, error) {
 			return hs, nil
 		}
 	}
+}
+
+// routeOf names r's route, "" when unknown.
+func (s *Server) routeOf(env *queue.Envelope, r *queue.Recipient) string {
+	if s.opts.RouteOf == nil {
+		return ""
+	}
+	return s.opts.RouteOf(env, r)
 }

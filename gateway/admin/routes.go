@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 
 	"bridgehead.dev/bridgehead/gateway/queue"
 )
@@ -86,16 +87,40 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
-func (s *Server) queueRetryAll(w http.ResponseWriter, _ *http.Request) {
-	n := s.opts.Queue.RetryAll()
-	s.log.Info("admin: retry all", slog.Int("messages", n))
-	writeJSON(w, http.StatusOK, ActionResult{Action: "retry", Messages: n})
+// queueRetryAll retries every message not held now, or with ?route=NAME
+// those with a pending recipient on that route.
+func (s *Server) queueRetryAll(w http.ResponseWriter, r *http.Request) {
+	route := r.URL.Query().Get("route")
+	if route == "" {
+		n := s.opts.Queue.RetryAll()
+		s.log.Info("admin: retry all", slog.Int("messages", n))
+		writeJSON(w, http.StatusOK, ActionResult{Action: "retry", Messages: n})
+		return
+	}
+	if s.opts.RouteOf == nil {
+		writeError(w, http.StatusNotFound, "routes are not known to the admin API")
+		return
+	}
+	n := 0
+	for _, env := range s.opts.Queue.List() {
+		if env.Held || !slices.ContainsFunc(env.Pending(), func(rc *queue.Recipient) bool { return s.routeOf(env, rc) == route }) {
+			continue
+		}
+		// A message being delivered right now is busy: it is being retried.
+		if err := s.opts.Queue.RetryNow(env.ID); err == nil || errors.Is(err, queue.ErrBusy) {
+			n++
+		}
+	}
+	s.log.Info("admin: retry by route", slog.String("route", route), slog.Int("messages", n))
+	writeJSON(w, http.StatusOK, ActionResult{Action: "retry", Route: route, Messages: n})
 }
 
 // ActionResult is the answer of a POST on the queue.
 type ActionResult struct {
 	ID     string `json:"id,omitempty"`
 	Action string `json:"action"`
+	// Route is the route a retry selected by.
+	Route string `json:"route,omitempty"`
 	// Messages is how many messages the action touched.
 	Messages int `json:"messages"`
 }
@@ -109,6 +134,10 @@ func (s *Server) queueAction(w http.ResponseWriter, r *http.Request) {
 		"release": func(_ context.Context, id string) error { return q.Release(id) },
 		"delete":  func(_ context.Context, id string) error { return q.Delete(id) },
 		"bounce":  q.Bounce,
+	}
+	// delete?ndr=1 reports to the sender, as bounce does.
+	if action == "delete" && r.URL.Query().Get("ndr") != "" && r.URL.Query().Get("ndr") != "0" {
+		action = "bounce"
 	}
 	op, ok := ops[action]
 	if !ok {

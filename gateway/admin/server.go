@@ -1,13 +1,15 @@
 // Package admin serves bridgehead's admin HTTP API: health and readiness
-// probes and JSON endpoints to look into and manage the queue and to pause
-// and resume the SMTP listeners.
+// probes and JSON endpoints to look into and manage the queue, to pause,
+// resume, stop and start the SMTP listeners and to reload the config.
 //
-// This version listens on loopback only: there is no authentication, so
-// Listen and Serve refuse any other address.
+// On loopback the API may run without authentication. Anywhere else Serve
+// requires a bearer token and TLS: every request but the probes must carry
+// "Authorization: Bearer TOKEN".
 package admin
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -25,8 +27,12 @@ import (
 const DefaultAddress = "127.0.0.1:8025"
 
 // ErrNotLoopback means an address outside loopback was given; the admin
-// API has no authentication in this version and refuses to listen there.
-var ErrNotLoopback = errors.New("admin: address is not on loopback (no admin token support in this version)")
+// API serves there only with a token and TLS.
+var ErrNotLoopback = errors.New("admin: address is not on loopback")
+
+// ErrBadConfig marks a Reload error caused by the config itself; POST
+// /reload answers it 400, other errors 500.
+var ErrBadConfig = errors.New("admin: bad config")
 
 // Queue is what the admin API needs of the queue; *queue.Queue has it.
 type Queue interface {
@@ -53,6 +59,18 @@ type Options struct {
 	// Listeners, if set, lets the API list, pause and resume the SMTP
 	// listeners.
 	Listeners Listeners
+	// Token, when set, is required as "Authorization: Bearer TOKEN" on
+	// every request but /healthz and /readyz. Required off loopback;
+	// SetToken replaces it.
+	Token string
+	// TLSConfig, when set, makes Serve speak HTTPS. Required off loopback.
+	TLSConfig *tls.Config
+	// Reload, if set, serves POST /reload: it re-reads and applies the
+	// config; an error wrapping ErrBadConfig is the config's fault.
+	Reload func(ctx context.Context) error
+	// RouteOf, if set, names the route a recipient of a message takes; the
+	// queue listing shows it and retry can select by it.
+	RouteOf func(env *queue.Envelope, r *queue.Recipient) string
 	// Logger receives the admin log. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -67,6 +85,7 @@ type Server struct {
 	mux      *http.ServeMux
 	ready    atomic.Bool
 	draining atomic.Bool
+	token    atomic.Pointer[string]
 }
 
 // New builds a Server.
@@ -81,6 +100,7 @@ func New(opts Options) (*Server, error) {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts, log: opts.Logger, mux: http.NewServeMux()}
+	s.SetToken(opts.Token)
 	s.routes()
 	return s, nil
 }
@@ -91,8 +111,15 @@ func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 // Drain marks the process as shutting down: /readyz fails from now on.
 func (s *Server) Drain() { s.draining.Store(true) }
 
-// Handler returns the API's HTTP handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+// SetToken replaces the bearer token ("" : none required).
+func (s *Server) SetToken(token string) { s.token.Store(&token) }
+
+// Handler returns the API's HTTP handler, token check included.
+func (s *Server) Handler() http.Handler { return s.authorize(s.mux) }
+
+// HandleFunc adds an endpoint to the API, behind its token check (e.g.
+// /metrics).
+func (s *Server) HandleFunc(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, h) }
 
 // CheckAddress returns an error wrapping ErrNotLoopback unless addr
 // (host:port) is on loopback.
@@ -110,11 +137,8 @@ func CheckAddress(addr string) error {
 	return fmt.Errorf("admin address %q: %w", addr, ErrNotLoopback)
 }
 
-// Listen checks that addr is on loopback and listens there.
+// Listen listens on addr.
 func Listen(ctx context.Context, addr string) (net.Listener, error) {
-	if err := CheckAddress(addr); err != nil {
-		return nil, err
-	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
@@ -124,15 +148,18 @@ func Listen(ctx context.Context, addr string) (net.Listener, error) {
 }
 
 // Serve answers on ln until ctx is done, then shuts down (requests in
-// progress get a few seconds) and returns nil. It closes ln. It refuses a
-// listener that is not on loopback.
+// progress get a few seconds) and returns nil. It closes ln. Off loopback
+// it refuses to serve without a token and TLS.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	if err := CheckAddress(ln.Addr().String()); err != nil {
+	if err := CheckAddress(ln.Addr().String()); err != nil && (*s.token.Load() == "" || s.opts.TLSConfig == nil) {
 		_ = ln.Close()
-		return err
+		return fmt.Errorf("%w: a token and TLS are required", err)
+	}
+	if s.opts.TLSConfig != nil {
+		ln = tls.NewListener(ln, s.opts.TLSConfig)
 	}
 	hs := &http.Server{
-		Handler:           s.mux,
+		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -155,7 +182,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			_ = hs.Close()
 		}
 	}()
-	s.log.Info("admin API listening", slog.String("address", ln.Addr().String()))
+	s.log.Info("admin API listening", slog.String("address", ln.Addr().String()),
+		slog.Bool("tls", s.opts.TLSConfig != nil), slog.Bool("token", *s.token.Load() != ""))
 	err := hs.Serve(ln)
 	close(done)
 	<-stopped

@@ -377,14 +377,11 @@ func TestReadyzQueueNotWritable(t *testing.T) {
 	}
 }
 
-func TestRefusesNonLoopback(t *testing.T) {
+func TestCheckAddress(t *testing.T) {
 	t.Parallel()
 	for _, a := range []string{"0.0.0.0:8025", "[::]:8025", "192.0.2.1:8025", ":8025"} {
 		if err := admin.CheckAddress(a); !errors.Is(err, admin.ErrNotLoopback) {
 			t.Errorf("CheckAddress(%q) = %v", a, err)
-		}
-		if _, err := admin.Listen(t.Context(), a); !errors.Is(err, admin.ErrNotLoopback) {
-			t.Errorf("Listen(%q) = %v", a, err)
 		}
 	}
 	for _, a := range []string{"127.0.0.1:8025", "[::1]:8025", "localhost:8025"} {
