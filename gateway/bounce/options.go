@@ -46,6 +46,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock, for the reports' Date; default time.Now.
 	Now func() time.Time
+	// OnReport, if set, is called once per report queued with each
+	// distinct action it reports: "failed", "delayed", "relayed" or
+	// "delivered" (for metrics). It must be quick.
+	OnReport func(action string)
 }
 
 // validate checks the options and fills in defaults.

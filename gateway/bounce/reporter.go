@@ -125,6 +125,7 @@ func (r *Reporter) report(ctx context.Context, log *slog.Logger, env *queue.Enve
 	}
 	log.Info("report queued", slog.String("kind", kind), slog.String("report_id", id),
 		slog.String("to", env.From), slog.Int("rcpts", len(rs)))
+	r.observe(rs)
 	if r.opts.CopyToPostmaster {
 		r.copyToPostmaster(ctx, log, msg)
 	}
