@@ -77,6 +77,7 @@ func (c *Config) validate() error {
 		add(p("queue", "delay_notice"), "queue.delay_notice: %v must not be negative", c.Queue.DelayNotice)
 	}
 	c.validateRoutes(add)
+	c.validateDNS(add)
 	c.validateAutoconfig(add)
 	return errors.Join(errs...)
 }
@@ -286,6 +287,7 @@ func (c *Config) validateRoutes(add adder) {
 			}
 		}
 		c.validateRouteAuth(add, i, r)
+		c.validateMXRoute(add, i, r)
 		scheme := ""
 		if len(r.To) == 0 {
 			_, err := checkTarget("")
@@ -331,7 +333,10 @@ func (c *Config) validateRoutes(add adder) {
 // checkTarget checks a route or back-end URL and returns its scheme.
 func checkTarget(s string) (string, error) {
 	if s == "" {
-		return "", errors.New("a URL is required (smtp://, smtps://, lmtp://host:port or mailbox:)")
+		return "", errors.New("a URL is required (smtp://, smtps://, lmtp://host:port, mailbox: or mx)")
+	}
+	if s == "mx" {
+		return s, nil // direct delivery to the recipient domain's exchangers
 	}
 	u, err := url.Parse(s)
 	if err != nil {

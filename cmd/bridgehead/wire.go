@@ -91,12 +91,15 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 		Mailbox:  mailboxTarget{dir: s.dir, store: s.store},
 		Logger:   log,
 	}
+	if err := s.withDNS(cfg, &dopts); err != nil {
+		return nil, err
+	}
 	for _, r := range cfg.Routes {
 		auth, err := routeAuth(r.Auth)
 		if err != nil {
 			return nil, err
 		}
-		dopts.Routes = append(dopts.Routes, delivery.Route{Domains: r.Domains, Targets: r.To, Senders: lowerAll(r.Senders), TLS: delivery.TLSPolicy(r.TLS), CAFile: r.CAFile, Auth: auth})
+		dopts.Routes = append(dopts.Routes, delivery.Route{Domains: r.Domains, Targets: r.To, Senders: lowerAll(r.Senders), TLS: delivery.TLSPolicy(r.TLS), CAFile: r.CAFile, Auth: auth, MXPort: r.MXPort})
 	}
 	s.deliver, err = delivery.New(dopts)
 	if err != nil {

@@ -196,9 +196,10 @@ func TestMXOptionsValidate(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
-	ok := Options{Resolver: &fakeDNS{}, Routes: []Route{{Domains: []string{"*"}, Targets: []string{"mx", "smtp://relay.test"}, MXPort: 2525}}}
+	ok := Options{Resolver: &fakeDNS{}, Routes: []Route{{Domains: []string{"*"}, Targets: []string{"mx", "smtp://relay.test"}, MXPort: 2525,
+		TLS: PolicyRequired, Auth: &Auth{Username: "gw"}}}}
 	if err := ok.Validate(); err != nil {
-		t.Errorf("mx with a fallback relay: %v", err)
+		t.Errorf("mx with a fallback relay that wants a login: %v", err)
 	}
 }
 

@@ -291,7 +291,7 @@ func (o *Options) buildTargets(r Route) ([]*target, error) {
 		if err != nil {
 			return nil, err
 		}
-		if r.Auth != nil {
+		if r.Auth != nil && t.scheme != schemeMX { // exchangers get no login, a fallback relay does
 			if t.tls != PolicyRequired && t.tls != PolicyVerify {
 				return nil, fmt.Errorf("to %q: auth needs tls %q or %q", u, PolicyRequired, PolicyVerify)
 			}
@@ -303,7 +303,7 @@ func (o *Options) buildTargets(r Route) ([]*target, error) {
 		if t.scheme == schemeMailbox && len(urls) > 1 {
 			return nil, fmt.Errorf("to %q: mailbox cannot be one of several targets", u)
 		}
-		if t.scheme == schemeMX && r.Auth != nil {
+		if t.scheme == schemeMX && r.Auth != nil && len(urls) == 1 {
 			return nil, errors.New(`to "mx": auth is for smart hosts, not for mail exchangers`)
 		}
 		out = append(out, t)
