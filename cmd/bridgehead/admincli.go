@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,19 +19,32 @@ import (
 )
 
 const adminUsage = `usage:
-  bridgehead status [-admin ADDR] [-json]
-  bridgehead queue list [-admin ADDR] [-json]
-  bridgehead queue show ID [-admin ADDR] [-json]
-  bridgehead queue retry [ID] [-admin ADDR] [-json]   (no ID: every message not held)
-  bridgehead queue hold|release|delete|bounce ID [-admin ADDR] [-json]
+  bridgehead status [flags]
+  bridgehead reload [flags]                  re-read the config file, as SIGHUP does
+  bridgehead queue list [flags]
+  bridgehead queue show ID [flags]
+  bridgehead queue retry [ID | -route ROUTE] [flags]   (no ID: every message not held)
+  bridgehead queue hold|release|bounce ID [flags]
+  bridgehead queue delete [-ndr] ID [flags]  (-ndr: report to the sender, as bounce)
 
-ADDR is the admin API's host:port (default 127.0.0.1:8025).
+flags:
+  -admin ADDR        the admin API: host:port (default 127.0.0.1:8025) or an
+                     http:// or https:// URL
+  -token-file FILE   bearer token (default $BRIDGEHEAD_ADMIN_TOKEN_FILE)
+  -ca-file FILE      CA certificate to trust for https; -insecure trusts any
+  -json              print the API's JSON answer
 `
 
 // adminFlags are the flags shared by the admin commands.
 type adminFlags struct {
-	addr string
-	json bool
+	addr      string
+	json      bool
+	tokenFile string
+	caFile    string
+	insecure  bool
+	// route and ndr are queue retry's and queue delete's.
+	route string
+	ndr   bool
 }
 
 // parseAdminArgs parses flags wherever they stand among args and returns
@@ -39,6 +54,11 @@ func parseAdminArgs(name string, args []string, stderr io.Writer) (adminFlags, [
 	fs := newFlagSet(name, stderr)
 	fs.StringVar(&af.addr, "admin", admin.DefaultAddress, "admin API `host:port`")
 	fs.BoolVar(&af.json, "json", false, "print the API's JSON answer")
+	fs.StringVar(&af.tokenFile, "token-file", os.Getenv("BRIDGEHEAD_ADMIN_TOKEN_FILE"), "bearer token `file`")
+	fs.StringVar(&af.caFile, "ca-file", "", "CA certificate `file` for https")
+	fs.BoolVar(&af.insecure, "insecure", false, "do not verify the API's certificate")
+	fs.StringVar(&af.route, "route", "", "queue retry: the messages with recipients on this route")
+	fs.BoolVar(&af.ndr, "ndr", false, "queue delete: send the sender a non-delivery report")
 	fs.Usage = func() { fmt.Fprint(stderr, adminUsage) }
 	var pos []string
 	for {
@@ -58,24 +78,54 @@ func parseAdminArgs(name string, args []string, stderr io.Writer) (adminFlags, [
 
 // adminClient talks to the admin API.
 type adminClient struct {
-	base string
-	hc   *http.Client
+	base  string
+	token string
+	hc    *http.Client
+	err   error // from newAdminClient, returned by do
 }
 
-func newAdminClient(addr string) *adminClient {
-	base := addr
+// newAdminClient makes a client for af's API, with its token and TLS
+// trust.
+func newAdminClient(af adminFlags) *adminClient {
+	base := af.addr
 	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
 		base = "http://" + base
 	}
-	return &adminClient{base: strings.TrimRight(base, "/"), hc: &http.Client{Timeout: 30 * time.Second}}
+	c := &adminClient{base: strings.TrimRight(base, "/"), hc: &http.Client{Timeout: 60 * time.Second}}
+	if af.tokenFile != "" {
+		c.token, c.err = readToken(af.tokenFile)
+		if c.err != nil {
+			c.err = fmt.Errorf("-token-file: %w", c.err)
+			return c
+		}
+	}
+	if strings.HasPrefix(c.base, "https://") {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: af.insecure} //nolint:gosec // -insecure asks for it
+		if af.caFile != "" {
+			pool, err := loadCAFile(af.caFile)
+			if err != nil {
+				c.err = fmt.Errorf("-ca-file: %w", err)
+				return c
+			}
+			tc.RootCAs = pool
+		}
+		c.hc.Transport = &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}
+	}
+	return c
 }
 
 // do calls the API and returns the body of a 2xx answer; any other answer
 // is an error with the API's message.
 func (c *adminClient) do(ctx context.Context, method, path string) ([]byte, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -106,12 +156,26 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprint(stderr, adminUsage)
 		return errUsage
 	}
-	body, err := newAdminClient(af.addr).do(ctx, http.MethodGet, "/api/status")
+	c := newAdminClient(af)
+	body, err := c.do(ctx, http.MethodGet, "/api/status")
 	if err != nil {
 		return err
 	}
+	// Listener control may be absent (an API without a gateway).
+	lbody, err := c.do(ctx, http.MethodGet, "/api/listeners")
+	if err != nil {
+		lbody = []byte("null")
+	}
 	if af.json {
-		_, err := stdout.Write(body)
+		var ls json.RawMessage = lbody
+		out, err := json.MarshalIndent(struct {
+			Status    json.RawMessage `json:"status"`
+			Listeners json.RawMessage `json:"listeners"`
+		}{body, ls}, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", out)
 		return err
 	}
 	var st admin.Status
@@ -128,7 +192,11 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if st.Queue.Messages > 0 {
 		fmt.Fprintf(stdout, "oldest:   %s\n", age(st.Queue.OldestSeconds))
 	}
-	return nil
+	if string(lbody) == "null" {
+		return nil
+	}
+	fmt.Fprintln(stdout)
+	return printListeners(stdout, lbody)
 }
 
 // cmdQueue runs the queue subcommands.
@@ -142,7 +210,7 @@ func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	c := newAdminClient(af.addr)
+	c := newAdminClient(af)
 	wantIDs := func(n int) error {
 		if len(pos) != n {
 			fmt.Fprint(stderr, adminUsage)
@@ -169,6 +237,9 @@ func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "retry":
 		if len(pos) == 0 {
 			path = "/api/queue/retry"
+			if af.route != "" {
+				path += "?route=" + url.QueryEscape(af.route)
+			}
 			break
 		}
 		fallthrough
@@ -177,6 +248,9 @@ func cmdQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		path = "/api/queue/" + url.PathEscape(pos[0]) + "/" + sub
+		if sub == "delete" && af.ndr {
+			path += "?ndr=1"
+		}
 	default:
 		fmt.Fprintf(stderr, "bridgehead queue: unknown subcommand %q\n%s", sub, adminUsage)
 		return errUsage
@@ -220,6 +294,9 @@ func printQueueList(w io.Writer, body []byte) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", m.ID, age(m.AgeSeconds), m.Size, m.Attempts, next, from)
 		for _, r := range m.Recipients {
 			line := "-> " + r.Address + " " + string(r.State)
+			if r.Route != "" {
+				line += " via " + r.Route
+			}
 			if r.LastReply != "" {
 				line += ": " + oneLine(r.LastReply)
 			}
@@ -259,9 +336,13 @@ func printQueueShow(w io.Writer, body []byte) error {
 	}
 	fmt.Fprintln(w, "\nrecipients:")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  ADDRESS\tSTATE\tATTEMPTS\tLAST REPLY")
+	fmt.Fprintln(tw, "  ADDRESS\tSTATE\tATTEMPTS\tLAST ATTEMPT\tREMOTE\tLAST REPLY")
 	for _, r := range e.Recipients {
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\n", r.Address, r.State, r.Attempts, oneLine(r.LastReply))
+		last := "-"
+		if !r.LastAttempt.IsZero() {
+			last = r.LastAttempt.UTC().Format(time.DateTime)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\t%s\n", r.Address, r.State, r.Attempts, last, oneLine(r.RemoteMTA), oneLine(r.LastReply))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -280,6 +361,10 @@ func printAction(w io.Writer, body []byte) error {
 		return fmt.Errorf("admin API: decode answer: %w", err)
 	}
 	if r.ID == "" {
+		if r.Route != "" {
+			fmt.Fprintf(w, "%s (route %s): %d messages\n", r.Action, r.Route, r.Messages)
+			return nil
+		}
 		fmt.Fprintf(w, "%s: %d messages\n", r.Action, r.Messages)
 		return nil
 	}

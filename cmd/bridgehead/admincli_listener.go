@@ -14,14 +14,17 @@ import (
 )
 
 const listenerUsage = `usage:
-  bridgehead listener list [-admin ADDR] [-json]
-  bridgehead listener pause|resume NAME [-admin ADDR] [-json]
+  bridgehead listener list [flags]
+  bridgehead listener pause|resume|stop|start NAME [flags]
 
-A paused listener answers new connections 421 4.3.2; sessions in progress go on.
-ADDR is the admin API's host:port (default 127.0.0.1:8025).
+pause: new connections are answered 421 4.3.2; sessions in progress go on.
+stop: the port is closed (connections refused); sessions in progress get
+30s to finish. start: listen again. The states last across reloads.
+flags: -admin ADDR, -token-file FILE, -ca-file FILE, -insecure, -json
+(see bridgehead status -h).
 `
 
-// cmdListener lists, pauses and resumes the SMTP listeners.
+// cmdListener lists, pauses, resumes, stops and starts the SMTP listeners.
 func cmdListener(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, listenerUsage)
@@ -32,7 +35,7 @@ func cmdListener(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	c := newAdminClient(af.addr)
+	c := newAdminClient(af)
 	switch sub {
 	case "list":
 		if len(pos) != 0 {
@@ -48,7 +51,7 @@ func cmdListener(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 		return printListeners(stdout, body)
-	case "pause", "resume":
+	case "pause", "resume", "stop", "start":
 		if len(pos) != 1 {
 			fmt.Fprint(stderr, listenerUsage)
 			return errUsage
@@ -72,6 +75,28 @@ func cmdListener(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return errUsage
 }
 
+// cmdReload asks the running gateway to re-read its config file.
+func cmdReload(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	af, pos, err := parseAdminArgs("reload", args, stderr)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		fmt.Fprint(stderr, adminUsage)
+		return errUsage
+	}
+	body, err := newAdminClient(af).do(ctx, http.MethodPost, "/reload")
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	if af.json {
+		_, err := stdout.Write(body)
+		return err
+	}
+	fmt.Fprintln(stdout, "reloaded")
+	return nil
+}
+
 // printListeners prints the listeners as a table.
 func printListeners(w io.Writer, body []byte) error {
 	var ls []gateway.ListenerStatus
@@ -81,9 +106,9 @@ func printListeners(w io.Writer, body []byte) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tADDRESS\tMODE\tSTATE\tSESSIONS")
 	for _, l := range ls {
-		state := "running"
-		if l.Paused {
-			state = "paused"
+		state := l.State
+		if l.State == gateway.StateStopped && l.Paused {
+			state += " (paused)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", l.Name, l.Address, l.Mode, state, l.Connections)
 	}

@@ -173,7 +173,7 @@ func TestAdminCLIUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"queue"}, {"queue", "frob"}, {"queue", "hold"}, {"queue", "show", "a", "b"}, {"status", "x"},
 		{"queue", "list", "-nosuchflag"},
-		{"listener"}, {"listener", "pause"}, {"listener", "stop", "x"}, {"listener", "list", "x"},
+		{"listener"}, {"listener", "pause"}, {"listener", "explode", "x"}, {"listener", "list", "x"},
 	} {
 		if _, err := runCLI(t, args...); !errors.Is(err, errUsage) {
 			t.Errorf("%v: %v, want a usage error", args, err)

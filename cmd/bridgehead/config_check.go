@@ -51,6 +51,7 @@ func (c *Config) CheckFiles() error {
 			check(r.Auth.PasswordFile, "routes", i, "auth", "password_file")
 		}
 	}
+	errs = append(errs, c.checkAdmin())
 	return errors.Join(errs...)
 }
 

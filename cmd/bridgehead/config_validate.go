@@ -78,6 +78,7 @@ func (c *Config) validate() error {
 	}
 	c.validateRoutes(add)
 	c.validateDNS(add)
+	c.validateAdmin(add)
 	c.validateAutoconfig(add)
 	return errors.Join(errs...)
 }

@@ -69,6 +69,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdQueue(ctx, args, stdout, stderr)
 	case "listener":
 		return cmdListener(ctx, args, stdout, stderr)
+	case "reload":
+		return cmdReload(ctx, args, stdout, stderr)
 	case "loadtest":
 		return cmdLoadtest(ctx, args, stdout, stderr)
 	case "help", "-h", "-help", "--help":

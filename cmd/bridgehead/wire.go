@@ -32,10 +32,11 @@ type server struct {
 	imap     *mailboxstore.IMAPServer
 	imapAddr string
 	queue    *queue.Queue
-	deliver  *delivery.Deliverer
+	deliver  *swapDeliverer // routes: replaced at reload
 	gw       *gateway.Gateway
 	ready    chan struct{}
 	admin    *adminRunner
+	rl       reloadState
 	autoconf *autoconfigRunner
 }
 
@@ -58,7 +59,8 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 	if err := s.openDirectory(ctx, cfg); err != nil {
 		return nil, err
 	}
-	tlsCfg, err := loadTLS(cfg)
+	s.rl.init(s, cfg)
+	tlsCfg, err := s.rl.certs.load(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -85,26 +87,11 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 		}
 	}
 
-	dopts := delivery.Options{
-		Hostname: cfg.Hostname,
-		Backends: cfg.Backends,
-		Mailbox:  mailboxTarget{dir: s.dir, store: s.store},
-		Logger:   log,
-	}
-	if err := s.withDNS(cfg, &dopts); err != nil {
+	d, err := s.newDeliverer(cfg)
+	if err != nil {
 		return nil, err
 	}
-	for _, r := range cfg.Routes {
-		auth, err := routeAuth(r.Auth)
-		if err != nil {
-			return nil, err
-		}
-		dopts.Routes = append(dopts.Routes, delivery.Route{Domains: r.Domains, Targets: r.To, Senders: lowerAll(r.Senders), TLS: delivery.TLSPolicy(r.TLS), CAFile: r.CAFile, Auth: auth, MXPort: r.MXPort})
-	}
-	s.deliver, err = delivery.New(dopts)
-	if err != nil {
-		return nil, fmt.Errorf("routes: %w", err)
-	}
+	s.deliver = newSwapDeliverer(d)
 
 	templates := ndr.DefaultTemplates()
 	if cfg.NDR.TemplatesDir != "" {
@@ -143,11 +130,56 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 	if err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	gopts := gateway.Options{Hostname: cfg.Hostname, Domains: cfg.Domains, Logger: log}
+	gopts, err := s.gatewayOptions(cfg, tlsCfg)
+	if err != nil {
+		return nil, err
+	}
+	s.gw, err = gateway.New(gopts, gateway.Deps{Auth: auth, Directory: s.dir, Queue: s.queue})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	s.admin = newAdminRunner(cfg)
+	if s.autoconf, err = newAutoconfigRunner(cfg, tlsCfg, log); err != nil {
+		return nil, err
+	}
+	ok = true
+	return s, nil
+}
+
+// newDeliverer builds delivery to the back ends from cfg's routes; reload
+// calls it again.
+func (s *server) newDeliverer(cfg *Config) (*delivery.Deliverer, error) {
+	dopts := delivery.Options{
+		Hostname: cfg.Hostname,
+		Backends: cfg.Backends,
+		Mailbox:  mailboxTarget{dir: s.dir, store: s.store},
+		Logger:   s.log,
+	}
+	if err := s.withDNS(cfg, &dopts); err != nil {
+		return nil, err
+	}
+	for _, r := range cfg.Routes {
+		auth, err := routeAuth(r.Auth)
+		if err != nil {
+			return nil, err
+		}
+		dopts.Routes = append(dopts.Routes, delivery.Route{Domains: r.Domains, Targets: r.To, Senders: lowerAll(r.Senders), TLS: delivery.TLSPolicy(r.TLS), CAFile: r.CAFile, Auth: auth, MXPort: r.MXPort})
+	}
+	d, err := delivery.New(dopts)
+	if err != nil {
+		return nil, fmt.Errorf("routes: %w", err)
+	}
+	return d, nil
+}
+
+// gatewayOptions maps cfg onto the gateway's options; reload calls it
+// again.
+func (s *server) gatewayOptions(cfg *Config, tlsCfg *tls.Config) (gateway.Options, error) {
+	gopts := gateway.Options{Hostname: cfg.Hostname, Domains: cfg.Domains, Logger: s.log}
 	for _, l := range cfg.Listeners {
 		chain, err := buildFilters(cfg, l.Filters)
 		if err != nil {
-			return nil, fmt.Errorf("listener %s: filters: %w", l.Name, err)
+			return gopts, fmt.Errorf("listener %s: filters: %w", l.Name, err)
 		}
 		gopts.Listeners = append(gopts.Listeners, gateway.ListenerOptions{
 			Name:      l.Name,
@@ -172,16 +204,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 		})
 	}
 	wireInbound(&gopts, cfg)
-	s.gw, err = gateway.New(gopts, gateway.Deps{Auth: auth, Directory: s.dir, Queue: s.queue})
-	if err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
-	}
-	s.admin = newAdminRunner(cfg)
-	if s.autoconf, err = newAutoconfigRunner(cfg, tlsCfg, log); err != nil {
-		return nil, err
-	}
-	ok = true
-	return s, nil
+	return gopts, nil
 }
 
 // openDirectory opens the configured directory.
@@ -261,6 +284,7 @@ func (s *server) run(ctx context.Context) error {
 	defer stopGW()
 	gwDone := make(chan error, 1)
 	go func() { gwDone <- s.gw.Run(gwCtx) }()
+	defer s.watchReload(ctx)()
 	go func() {
 		select {
 		case <-s.gw.Ready():
@@ -300,18 +324,6 @@ func (s *server) close() {
 		s.closeDir()
 		s.closeDir = nil
 	}
-}
-
-// loadTLS loads the certificate shared by the listeners.
-func loadTLS(cfg *Config) (*tls.Config, error) {
-	if cfg.TLS.CertFile == "" {
-		return nil, nil
-	}
-	cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // isLoopback reports whether a listen address is on loopback only.
