@@ -159,6 +159,13 @@ func (l *proxyListener) isTrusted(ip netip.Addr) bool {
 func (l *proxyListener) readHeader(c net.Conn, peer netip.Addr) {
 	defer func() { <-l.pending }()
 	pc, err := readProxyHeader(c, l.timeout)
+	if errors.Is(err, errClosedBeforeHeader) {
+		// A bare TCP health check, or a readiness probe.
+		l.log.Debug("connection closed before a PROXY header", slog.String("listener", l.name),
+			slog.String("proxy_ip", peer.String()))
+		_ = c.Close()
+		return
+	}
 	if err != nil {
 		l.log.Warn("connection refused", slog.String("listener", l.name),
 			slog.String("proxy_ip", peer.String()), slog.String("reason", "PROXY header"),
@@ -178,6 +185,9 @@ func readProxyHeader(c net.Conn, timeout time.Duration) (net.Conn, error) {
 		return nil, fmt.Errorf("read PROXY header: %w", err)
 	}
 	br := bufio.NewReaderSize(c, proxyHeaderBuffer)
+	if _, err := br.Peek(1); errors.Is(err, io.EOF) {
+		return nil, errClosedBeforeHeader
+	}
 	h, err := proxyproto.Read(br)
 	var ne net.Error
 	switch {
@@ -197,6 +207,9 @@ func readProxyHeader(c net.Conn, timeout time.Duration) (net.Conn, error) {
 	}
 	return pc, nil
 }
+
+// errClosedBeforeHeader is a trusted peer closing without sending a byte.
+var errClosedBeforeHeader = errors.New("read PROXY header: connection closed before any")
 
 // proxiedConn is a load balancer's connection after its PROXY header.
 type proxiedConn struct {
