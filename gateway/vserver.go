@@ -118,6 +118,7 @@ func (st *stack) drain(ctx context.Context, log *slog.Logger) {
 	if n := st.ll.closeAll(); n > 0 {
 		log.Warn("sessions cut", slog.String("listener", st.lo.Name), slog.Int("sessions", n))
 	}
+	st.ll.waitIdle()
 	<-st.idle
 }
 
