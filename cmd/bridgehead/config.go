@@ -443,6 +443,7 @@ func (c *Config) resolvePaths() {
 	abs(&c.Auth.IMAP.CAFile)
 	abs(&c.Auth.OIDC.CAFile)
 	abs(&c.NDR.TemplatesDir)
+	c.resolveProtocolLogPaths(abs)
 	c.resolveAdminPaths(abs)
 	for i := range c.Routes {
 		abs(&c.Routes[i].CAFile)

@@ -77,6 +77,7 @@ func (c *Config) validate() error {
 		add(p("queue", "delay_notice"), "queue.delay_notice: %v must not be negative", c.Queue.DelayNotice)
 	}
 	c.validateRoutes(add)
+	c.validateProtocolLogs(add)
 	c.validateDNS(add)
 	c.validateAdmin(add)
 	c.validateAutoconfig(add)

@@ -36,6 +36,7 @@ type server struct {
 	gw       *gateway.Gateway
 	ready    chan struct{}
 	admin    *adminRunner
+	obs      *observability // metrics and protocol logs (wire_metrics.go)
 	rl       reloadState
 	autoconf *autoconfigRunner
 }
@@ -48,7 +49,7 @@ type serverOptions struct {
 
 // newServer builds the process from a validated config.
 func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOptions) (*server, error) {
-	s := &server{log: log, ready: make(chan struct{})}
+	s := &server{log: log, ready: make(chan struct{}), obs: newObservability(log)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -103,6 +104,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 		Hostname: cfg.Hostname, Postmaster: cfg.NDR.Postmaster, CopyToPostmaster: cfg.NDR.CopyToPostmaster,
 		Language: cfg.NDR.Language, DomainLanguage: cfg.NDR.Languages, Templates: templates,
 		Expire: cfg.Queue.Expire.D(), Store: s.store, Logger: log,
+		OnReport: s.obs.reportHook(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ndr: %w", err)
@@ -125,6 +127,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 		return nil, fmt.Errorf("queue: %w", err)
 	}
 	reporter.SetQueue(s.queue)
+	s.obs.watchQueue(s.queue)
 
 	auth, err := newAuthenticator(ctx, cfg, s.dir, log)
 	if err != nil {
@@ -165,6 +168,7 @@ func (s *server) newDeliverer(cfg *Config) (*delivery.Deliverer, error) {
 		}
 		dopts.Routes = append(dopts.Routes, delivery.Route{Domains: r.Domains, Targets: r.To, Senders: lowerAll(r.Senders), TLS: delivery.TLSPolicy(r.TLS), CAFile: r.CAFile, Auth: auth, MXPort: r.MXPort})
 	}
+	s.obs.deliveryOptions(&dopts)
 	d, err := delivery.New(dopts)
 	if err != nil {
 		return nil, fmt.Errorf("routes: %w", err)
@@ -204,6 +208,7 @@ func (s *server) gatewayOptions(cfg *Config, tlsCfg *tls.Config) (gateway.Option
 		})
 	}
 	wireInbound(&gopts, cfg)
+	s.obs.gatewayOptions(&gopts, cfg)
 	return gopts, nil
 }
 
@@ -219,6 +224,7 @@ func (s *server) openDirectory(ctx context.Context, cfg *Config) error {
 	case cfg.Directory.LDAP != nil:
 		opts := cfg.Directory.LDAP.options()
 		opts.Logger = s.log
+		s.obs.ldapOptions(&opts)
 		d, err := ldapdir.New(ctx, opts)
 		if err != nil {
 			return fmt.Errorf("ldap directory: %w", err)
@@ -314,6 +320,7 @@ func (s *server) run(ctx context.Context) error {
 
 // close releases what newServer opened; safe on a half-built server.
 func (s *server) close() {
+	defer s.obs.close()
 	if s.deliver != nil {
 		s.deliver.Close()
 	}

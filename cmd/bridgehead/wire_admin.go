@@ -82,6 +82,7 @@ func (a *adminRunner) start(ctx context.Context, s *server) (stop func(), err er
 		return nil, err
 	}
 	a.srv.Store(srv)
+	s.obs.serveMetrics(srv)
 	ln, err := admin.Listen(ctx, a.addr)
 	if err != nil {
 		s.log.Error("admin API not started", slog.String("address", a.addr), slog.Any("error", err))
