@@ -160,18 +160,22 @@ func TestProxyHeaderFromTrusted(t *testing.T) {
 	}
 }
 
-// A LOCAL header (a load balancer's health check) leaves the balancer's
-// own address.
+// A v2 LOCAL or v1 UNKNOWN header (a load balancer's health check)
+// leaves the balancer's own address.
 func TestProxyLocalHeader(t *testing.T) {
 	t.Parallel()
 	pl := startListener(t, ListenerOptions{ProxyTrusted: trustLoopback})
-	c := pl.dial(t, "127.0.0.1")
-	h := &proxyproto.Header{Version: 2, Command: proxyproto.LOCAL, TransportProtocol: proxyproto.UNSPEC}
-	if _, err := h.WriteTo(c); err != nil {
-		t.Fatal(err)
-	}
-	if got := remoteIP(pl.next(t)); got != netip.MustParseAddr("127.0.0.1") {
-		t.Errorf("remote IP = %s, want 127.0.0.1", got)
+	for _, h := range []*proxyproto.Header{
+		{Version: 2, Command: proxyproto.LOCAL, TransportProtocol: proxyproto.UNSPEC},
+		{Version: 1, Command: proxyproto.PROXY, TransportProtocol: proxyproto.UNSPEC},
+	} {
+		c := pl.dial(t, "127.0.0.1")
+		if _, err := h.WriteTo(c); err != nil {
+			t.Fatal(err)
+		}
+		if got := remoteIP(pl.next(t)); got != netip.MustParseAddr("127.0.0.1") {
+			t.Errorf("v%d: remote IP = %s, want 127.0.0.1", h.Version, got)
+		}
 	}
 }
 
