@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 
 	"bridgehead.dev/bridgehead/dnsresolver"
 	"bridgehead.dev/bridgehead/gateway/queue"
@@ -56,7 +57,7 @@ func (d *Deliverer) deliverMX(ctx context.Context, msg *queue.Message, t *target
 		if i >= maxMXHosts || tried >= maxMXAddresses {
 			break
 		}
-		addrs, err := d.opts.Resolver.LookupIP(ctx, mx.Host)
+		addrs, err := d.lookupIP(ctx, mx.Host)
 		if err != nil {
 			if !errors.Is(err, dnsresolver.ErrNotFound) && !errors.Is(err, dnsresolver.ErrNoRecords) {
 				dnsTemp++
@@ -106,6 +107,14 @@ func (d *Deliverer) deliverMX(ctx context.Context, msg *queue.Message, t *target
 // exchangers returns the exchangers of domain, the domain itself when it
 // has no MX records (RFC 5321 section 5.1, implicit MX).
 func (d *Deliverer) exchangers(ctx context.Context, domain string) ([]dnsresolver.MX, error) {
+	if lit, ok := strings.CutPrefix(domain, "["); ok {
+		// An address literal (RFC 5321 4.1.3) is its own exchanger.
+		lit = strings.TrimPrefix(strings.TrimSuffix(lit, "]"), "ipv6:")
+		if _, err := netip.ParseAddr(lit); err != nil {
+			return nil, fmt.Errorf("address literal %s: %w", domain, dnsresolver.ErrNotFound)
+		}
+		return []dnsresolver.MX{{Host: lit}}, nil
+	}
 	mxs, err := d.opts.Resolver.LookupMX(ctx, domain)
 	switch {
 	case errors.Is(err, dnsresolver.ErrNoRecords) || (err == nil && len(mxs) == 0):
@@ -114,6 +123,14 @@ func (d *Deliverer) exchangers(ctx context.Context, domain string) ([]dnsresolve
 		return nil, err
 	}
 	return mxs, nil
+}
+
+// lookupIP returns the addresses of an exchanger, an address as itself.
+func (d *Deliverer) lookupIP(ctx context.Context, host string) ([]netip.Addr, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{a.Unmap()}, nil
+	}
+	return d.opts.Resolver.LookupIP(ctx, host)
 }
 
 // isSelf reports whether any of addrs on port is one of our listeners.

@@ -49,6 +49,11 @@ func TestMXPreferenceOrderSkipsDeadHost(t *testing.T) {
 	if got := strings.Join(dns.lookup, ","); got != "MX remote.test,IP mx1.remote.test,IP mx2.remote.test" {
 		t.Errorf("lookups %s", got)
 	}
+	// An address literal needs no DNS.
+	r = deliver(t, d, newMessage("mx1b", testBody), rcpts("bob@[127.0.0.1]"))["bob@[127.0.0.1]"]
+	if !r.Delivered() || len(dns.lookup) != 3 {
+		t.Fatalf("address literal: %+v, lookups %v", r, dns.lookup)
+	}
 }
 
 func TestMXImplicitAndPerDomain(t *testing.T) {
