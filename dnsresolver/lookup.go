@@ -33,7 +33,10 @@ func (r *Resolver) LookupMX(ctx context.Context, domain string) ([]MX, error) {
 	}
 	out := make([]MX, 0, len(recs))
 	for _, rr := range recs {
-		mx := rr.Body.(*dnsmessage.MXResource)
+		mx, ok := rr.Body.(*dnsmessage.MXResource)
+		if !ok {
+			continue
+		}
 		host := trimDot(mx.MX)
 		if host == "" {
 			return nil, fmt.Errorf("dns MX %s: %w", domain, ErrNullMX)
@@ -98,7 +101,9 @@ func (r *Resolver) LookupAddr(ctx context.Context, addr netip.Addr) ([]string, e
 	}
 	out := make([]string, 0, len(recs))
 	for _, rr := range recs {
-		out = append(out, trimDot(rr.Body.(*dnsmessage.PTRResource).PTR))
+		if ptr, ok := rr.Body.(*dnsmessage.PTRResource); ok {
+			out = append(out, trimDot(ptr.PTR))
+		}
 	}
 	return out, nil
 }
