@@ -48,7 +48,7 @@ func (c *Config) validateProtocolLogs(add adder) {
 			continue
 		}
 		if other, ok := owner[pl.Dir]; ok {
-			add(p("listeners", i, "protocol_log", "dir"), "listener %q: protocol_log.dir %s is already listener %q's", l.Name, pl.Dir, other)
+			add(p("listeners", i, "protocol_log", "dir"), "listener %q: protocol_log.dir is listener %q's already (%s)", l.Name, other, pl.Dir)
 			continue
 		}
 		owner[pl.Dir] = l.Name
