@@ -1,10 +1,12 @@
 // Package delivery relays queued messages to the back ends: SMTP or LMTP
-// stores, a smart host, or the built-in mailbox store. It implements
-// queue.Deliverer.
+// stores, a smart host, the recipient domain's mail exchangers ("mx"), or
+// the built-in mailbox store. It implements queue.Deliverer.
 //
 // Recipients are grouped by destination (a named back end, else the first
-// route whose domains match), and each destination gets one transaction
-// per attempt, at most Options.MaxPerRoute at a time. Replies map onto
-// queue.Result: 2xx delivered, 5xx permanent, 4xx and every failure to reach
-// or talk to a back end temporary.
+// route whose domains match; for "mx" also by recipient domain), and each
+// destination gets one transaction per attempt. Connections are kept for
+// the next message to the same destination for a while (pool.go); at most
+// Options.MaxPerRoute are open per destination, busy or idle. Replies map
+// onto queue.Result: 2xx delivered, 5xx permanent, 4xx and every failure
+// to reach or talk to a back end temporary.
 package delivery
