@@ -19,6 +19,7 @@ import (
 	"strings"
 	"testing"
 
+	"bridgehead.dev/bridgehead/autoconfig"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -499,5 +500,28 @@ func TestDeployExampleTrustsProxy(t *testing.T) {
 	}
 	if len(cfg.Listeners) == 0 || len(cfg.Listeners[0].ProxyProtocol.Trusted) == 0 {
 		t.Errorf("snippet sets no proxy_protocol.trusted:\n%s", frag)
+	}
+}
+
+// TestExamplesDirectorySites loads the Active Directory and OpenLDAP
+// examples and checks they are what their names say, with an autoconfig
+// block the handler accepts.
+func TestExamplesDirectorySites(t *testing.T) {
+	t.Parallel()
+	for file, schema := range map[string]string{"activedirectory.yaml": "activedirectory", "openldap.yaml": "openldap"} {
+		cfg, err := LoadConfig(filepath.Join(deployDir, "examples", file))
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if cfg.Directory.LDAP == nil || cfg.Directory.LDAP.Schema != schema {
+			t.Errorf("%s: directory is not LDAP with schema %s", file, schema)
+		}
+		if cfg.Autoconfig.Address == "" {
+			t.Errorf("%s: no autoconfig", file)
+			continue
+		}
+		if _, err := autoconfig.New(cfg.autoconfigOptions()); err != nil {
+			t.Errorf("%s: autoconfig: %v", file, err)
+		}
 	}
 }
