@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -239,5 +241,33 @@ func TestRefusalReasons(t *testing.T) {
 		if got := s.refusalReason(tc.verb, tc.err); got != tc.want {
 			t.Errorf("%s %v: reason %q, want %q", tc.verb, tc.err, got, tc.want)
 		}
+	}
+}
+
+func TestAuthResults(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &session{gw: &Gateway{opts: Options{Metrics: m}}, lo: &ListenerOptions{Name: lnSubmission}}
+	for _, err := range []error{
+		nil,
+		&smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}},
+		&smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}},
+		&smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}},
+		replyEncryptionRequired,
+	} {
+		s.authDone("login", time.Now(), err)
+	}
+	for result, want := range map[string]float64{"success": 1, "failure": 2, "throttled": 1, "error": 1} {
+		got := metricValue(t, reg, "bridgehead_auth_total", map[string]string{"listener": lnSubmission, "mechanism": "LOGIN", "result": result})
+		if got != want {
+			t.Errorf("auth_total{result=%q} = %v, want %v", result, got, want)
+		}
+	}
+	if got := metricValue(t, reg, "bridgehead_throttled_total", map[string]string{"listener": lnSubmission}); got != 1 {
+		t.Errorf("throttled_total = %v, want 1", got)
 	}
 }
