@@ -44,7 +44,6 @@ func (h *Handler) profile(addr, login, domain string) plistDict {
 	ident := reverseDomain(domain) + ".bridgehead"
 	payload := plistDict{
 		{"EmailAccountDescription", h.o.DisplayName},
-		{"EmailAccountName", ""},
 		{"EmailAccountType", inType},
 		{"EmailAddress", addr},
 		{"IncomingMailServerAuthentication", auth},

@@ -26,9 +26,9 @@ import (
 // deployDir is deploy/ seen from this package.
 const deployDir = "../../deploy"
 
-// requireTool returns the path of a command, failing when CI is set and it
+// deployRequireTool returns the path of a command, failing when CI is set and it
 // is missing, else skipping.
-func requireTool(t *testing.T, name string) string {
+func deployRequireTool(t *testing.T, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
@@ -89,7 +89,7 @@ func TestDeploySystemdUnitHardening(t *testing.T) {
 // executable); any warning fails.
 func TestDeploySystemdVerify(t *testing.T) {
 	t.Parallel()
-	analyze := requireTool(t, "systemd-analyze")
+	analyze := deployRequireTool(t, "systemd-analyze")
 	data, err := os.ReadFile(filepath.Join(deployDir, "bridgehead.service"))
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +199,7 @@ func TestDeployKubernetes(t *testing.T) {
 	if cfg == nil {
 		t.Fatal("no ConfigMap with bridgehead.yaml")
 	}
-	_, adminPort := splitPort(t, cfg.Admin.Address)
+	_, adminPort := deploySplitPort(t, cfg.Admin.Address)
 
 	var sts struct {
 		Template struct {
@@ -262,7 +262,7 @@ func TestDeployKubernetes(t *testing.T) {
 	}
 	// Every listener's port is a container port.
 	for _, l := range cfg.Listeners {
-		_, lp := splitPort(t, l.Address)
+		_, lp := deploySplitPort(t, l.Address)
 		found := false
 		for _, p := range ports {
 			found = found || p == lp
@@ -320,8 +320,8 @@ type k8sProbe struct {
 	} `yaml:"httpGet"`
 }
 
-// splitPort returns host and port of a host:port.
-func splitPort(t *testing.T, addr string) (string, int) {
+// deploySplitPort returns host and port of a host:port.
+func deploySplitPort(t *testing.T, addr string) (string, int) {
 	t.Helper()
 	i := strings.LastIndexByte(addr, ':')
 	var n int
@@ -334,9 +334,9 @@ func splitPort(t *testing.T, addr string) (string, int) {
 	return addr[:i], n
 }
 
-// exportedMetrics are the metric names bridgehead exports; histograms add
+// deployMetrics are the metric names bridgehead exports; histograms add
 // _bucket, _sum and _count series.
-var exportedMetrics = map[string]bool{
+var deployMetrics = map[string]bool{
 	"bridgehead_connections_total":             false,
 	"bridgehead_sessions_active":               false,
 	"bridgehead_tls_handshakes_total":          false,
@@ -384,14 +384,14 @@ func TestDeployGrafana(t *testing.T) {
 		for _, m := range metricRE.FindAllString(expr, -1) {
 			base := m
 			for _, suf := range []string{"_bucket", "_sum", "_count"} {
-				if b, ok := strings.CutSuffix(m, suf); ok && exportedMetrics[b] {
+				if b, ok := strings.CutSuffix(m, suf); ok && deployMetrics[b] {
 					base = b
 				}
 			}
-			if _, ok := exportedMetrics[base]; !ok {
+			if _, ok := deployMetrics[base]; !ok {
 				t.Errorf("%s: %s is not an exported metric", where, m)
 			}
-			if exportedMetrics[base] && base == m {
+			if deployMetrics[base] && base == m {
 				t.Errorf("%s: histogram %s used without _bucket/_sum/_count", where, m)
 			}
 			used[base] = true
@@ -410,7 +410,7 @@ func TestDeployGrafana(t *testing.T) {
 	if exprs == 0 {
 		t.Fatal("dashboard without queries")
 	}
-	for m := range exportedMetrics {
+	for m := range deployMetrics {
 		if !used[m] {
 			t.Errorf("metric %s is on no panel", m)
 		}

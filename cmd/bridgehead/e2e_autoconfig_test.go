@@ -63,8 +63,8 @@ autoconfig:
 	return base, client, s
 }
 
-// port returns the port of a host:port.
-func port(t *testing.T, addr string) int {
+// autoconfigPort returns the port of a host:port.
+func autoconfigPort(t *testing.T, addr string) int {
 	t.Helper()
 	_, p, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -80,7 +80,7 @@ func TestE2EAutoconfig(t *testing.T) {
 		t.Run(map[bool]string{false: "http", true: "https"}[useTLS], func(t *testing.T) {
 			t.Parallel()
 			base, client, s := autoconfigSite(t, useTLS)
-			tlsPort, starttlsPort := port(t, s.Submissions), port(t, s.Submission)
+			tlsPort, starttlsPort := autoconfigPort(t, s.Submissions), autoconfigPort(t, s.Submission)
 			get := func(t *testing.T, method, path, body string, want int) []byte {
 				t.Helper()
 				req, err := http.NewRequest(method, base+path, strings.NewReader(body))
