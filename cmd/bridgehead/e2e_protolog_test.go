@@ -76,6 +76,7 @@ func TestE2EProtocolLog(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(withLog), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	withAdmin(t, cfgPath) // not the default port, which other runs may hold
 	s.serve(t)
 
 	const password = "pw-alice"
