@@ -20,6 +20,7 @@ import (
 	"testing"
 
 	"bridgehead.dev/bridgehead/autoconfig"
+	"bridgehead.dev/bridgehead/metrics"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -397,7 +398,22 @@ func TestDeployGrafana(t *testing.T) {
 			used[base] = true
 		}
 	}
+	// Label values matched must be ones the metrics package records.
+	known := []string{metrics.AuthSuccess, metrics.AuthFailure, metrics.AuthThrottled, metrics.AuthError,
+		metrics.DeliveryDelivered, metrics.DeliveryDeferred, metrics.DeliveryFailed, "hit", "miss"}
+	resultRE := regexp.MustCompile(`\bresult=~?"([^"]*)"`)
 	exprs := 0
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			for _, m := range resultRE.FindAllStringSubmatch(tg.Expr, -1) {
+				for _, v := range strings.Split(m[1], "|") {
+					if !slices.Contains(known, v) {
+						t.Errorf("panel %s: result %q is never recorded", p.Title, v)
+					}
+				}
+			}
+		}
+	}
 	for _, p := range dash.Panels {
 		for _, tg := range p.Targets {
 			exprs++
