@@ -21,6 +21,7 @@ import (
 
 	"bridgehead.dev/bridgehead/autoconfig"
 	"bridgehead.dev/bridgehead/metrics"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -538,6 +539,49 @@ func TestExamplesDirectorySites(t *testing.T) {
 		}
 		if _, err := autoconfig.New(cfg.autoconfigOptions()); err != nil {
 			t.Errorf("%s: autoconfig: %v", file, err)
+		}
+	}
+}
+
+// describedNames records the metric names of every collector registered.
+type describedNames map[string]bool
+
+func (d describedNames) Register(c prometheus.Collector) error {
+	ch := make(chan *prometheus.Desc)
+	go func() { c.Describe(ch); close(ch) }()
+	fq := regexp.MustCompile(`fqName: "([^"]+)"`)
+	for desc := range ch {
+		if m := fq.FindStringSubmatch(desc.String()); m != nil {
+			d[m[1]] = true
+		}
+	}
+	return nil
+}
+
+func (d describedNames) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		_ = d.Register(c)
+	}
+}
+
+func (d describedNames) Unregister(prometheus.Collector) bool { return false }
+
+// TestDeployMetricNames keeps the dashboard's list of metrics equal to what
+// the metrics package registers.
+func TestDeployMetricNames(t *testing.T) {
+	t.Parallel()
+	names := describedNames{}
+	if _, err := metrics.New(names); err != nil {
+		t.Fatal(err)
+	}
+	for n := range names {
+		if _, ok := deployMetrics[n]; !ok {
+			t.Errorf("metric %s is registered but not on the dashboard's list", n)
+		}
+	}
+	for n := range deployMetrics {
+		if !names[n] {
+			t.Errorf("metric %s is on the dashboard's list but not registered", n)
 		}
 	}
 }
