@@ -43,7 +43,7 @@ func newAutoconfigRunner(cfg *Config, tlsCfg *tls.Config, log *slog.Logger) (*au
 			return nil, errors.New("autoconfig: tls needs tls.cert_file")
 		}
 		a.tls = tlsCfg.Clone()
-		a.tls.NextProtos = []string{"h2", "http/1.1"}
+		a.tls.NextProtos = []string{"http/1.1"}
 	}
 	return a, nil
 }
