@@ -445,6 +445,7 @@ func (c *Config) resolvePaths() {
 	abs(&c.NDR.TemplatesDir)
 	c.resolveProtocolLogPaths(abs)
 	c.resolveAdminPaths(abs)
+	c.resolvePickupPaths(abs)
 	for i := range c.Routes {
 		abs(&c.Routes[i].CAFile)
 		if a := c.Routes[i].Auth; a != nil {

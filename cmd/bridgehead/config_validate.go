@@ -81,6 +81,7 @@ func (c *Config) validate() error {
 	c.validateDNS(add)
 	c.validateAdmin(add)
 	c.validateAutoconfig(add)
+	c.validatePickup(add)
 	return errors.Join(errs...)
 }
 
