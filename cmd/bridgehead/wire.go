@@ -39,6 +39,7 @@ type server struct {
 	obs      *observability // metrics and protocol logs (wire_metrics.go)
 	rl       reloadState
 	autoconf *autoconfigRunner
+	pickup   *pickupRunner // pickup directory (wire_pickup.go)
 }
 
 // serverOptions are what the dev command changes beyond the config file.
@@ -143,6 +144,9 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 	}
 	s.admin = newAdminRunner(cfg)
 	if s.autoconf, err = newAutoconfigRunner(cfg, tlsCfg, log); err != nil {
+		return nil, err
+	}
+	if s.pickup, err = newPickupRunner(cfg, s.queue, log); err != nil {
 		return nil, err
 	}
 	ok = true
@@ -291,6 +295,7 @@ func (s *server) run(ctx context.Context) error {
 	gwDone := make(chan error, 1)
 	go func() { gwDone <- s.gw.Run(gwCtx) }()
 	defer s.watchReload(ctx)()
+	defer s.pickup.start(ctx)()
 	go func() {
 		select {
 		case <-s.gw.Ready():
