@@ -26,6 +26,7 @@ commands:
   check-config -config FILE   validate a config file; errors as FILE:LINE: what
   hash-password [-cost N]     read a password on stdin, print its bcrypt hash
   loadtest -server ADDR ...   drive a submission server with concurrent clients, report msg/s and latency
+  sendmail [-t] [-i] [-f FROM] [RCPT...]  read a message on stdin, hand it to the pickup directory
 `
 
 // errUsage marks a command-line mistake: exit code 2.
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdReload(ctx, args, stdout, stderr)
 	case "loadtest":
 		return cmdLoadtest(ctx, args, stdout, stderr)
+	case "sendmail":
+		os.Exit(cmdSendmail(ctx, args, stdin, stderr)) // sendmail(1)'s exit codes, not ours
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
