@@ -13,3 +13,6 @@ func fileOwner(os.FileInfo) int { return -1 }
 
 // isCrossDevice reports false: the rename error is returned as it is.
 func isCrossDevice(error) bool { return false }
+
+// extraLinks reports false: link counts are not known here.
+func extraLinks(os.FileInfo) bool { return false }

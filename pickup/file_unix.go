@@ -23,5 +23,13 @@ func fileOwner(fi os.FileInfo) int {
 	return -1
 }
 
+// extraLinks reports whether the file has other hard links: a writer of
+// the pickup directory could otherwise link in a file of the gateway's
+// and have it mailed out and unlinked.
+func extraLinks(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Nlink > 1
+}
+
 // isCrossDevice reports whether a rename failed for crossing file systems.
 func isCrossDevice(err error) bool { return errors.Is(err, syscall.EXDEV) }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-message/textproto"
@@ -26,9 +27,10 @@ const Listener = "pickup"
 type Watcher struct {
 	opts Options
 	log  *slog.Logger
+	// mu serialises scans.
+	mu sync.Mutex
 	// stuck remembers files that were queued but could not be removed,
-	// so that they are not queued again while this process runs. Only
-	// Run's goroutine (or a Scan caller) touches it.
+	// so that they are not queued again while this process runs.
 	stuck map[fileKey]bool
 }
 
@@ -96,8 +98,11 @@ func (w *Watcher) Run(ctx context.Context) error {
 }
 
 // Scan makes one pass over the directory, oldest file first, and returns
-// how many files it queued. It stops early when ctx is done.
+// how many files it queued. It stops early when ctx is done. Scans do not
+// overlap: a second caller waits.
 func (w *Watcher) Scan(ctx context.Context) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	entries, err := os.ReadDir(w.opts.Dir)
 	if err != nil {
 		return 0, fmt.Errorf("pickup: scan %s: %w", w.opts.Dir, err)
@@ -210,6 +215,9 @@ func (w *Watcher) read(path string) ([]byte, int, error) {
 	uid := fileOwner(fi)
 	if !fi.Mode().IsRegular() {
 		return nil, uid, fmt.Errorf("%w: not a regular file", ErrBadFile)
+	}
+	if extraLinks(fi) {
+		return nil, uid, fmt.Errorf("%w: the file has other hard links; write a new file and rename it in", ErrBadFile)
 	}
 	if fi.Size() > w.opts.MaxSize {
 		return nil, uid, fmt.Errorf("%w: %d bytes, more than the %d allowed", ErrBadFile, fi.Size(), w.opts.MaxSize)

@@ -203,6 +203,13 @@ func TestWatcherBadFilesToBadmail(t *testing.T) {
 	if err := os.Symlink("/etc/passwd", filepath.Join(tw.dir, "link")); err != nil {
 		t.Fatal(err)
 	}
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("From: a@example.test\nTo: b@example.test\n\nsecret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(secret, filepath.Join(tw.dir, "hardlink")); err != nil {
+		t.Fatal(err)
+	}
 	if n := tw.scan(t); n != 0 || tw.q.Len() != 0 {
 		t.Fatalf("Scan queued %d (queue %d), want none", n, tw.q.Len())
 	}
@@ -233,7 +240,7 @@ func TestWatcherBadFilesToBadmail(t *testing.T) {
 		reasons[name] = string(b)
 	}
 	want := map[string]string{
-		"garbage": "header", "big": "more than the 200", "loop": "mail loop", "link": "not a regular file",
+		"garbage": "header", "big": "more than the 200", "loop": "mail loop", "link": "not a regular file", "hardlink": "hard links",
 	}
 	for name, why := range want {
 		if !strings.Contains(reasons[name], why) {

@@ -110,7 +110,15 @@ func sendmail(ctx context.Context, env sendmailEnv, f *sendmailFlags, stdin io.R
 	if err != nil {
 		return "", err
 	}
-	hdr, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(msg)))
+	if bytes.HasPrefix(msg, []byte("From ")) {
+		// An mbox "From " line, as some programs write: not a header.
+		_, msg, _ = bytes.Cut(msg, []byte("\n"))
+	}
+	hdr, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(msg)))
+	if err != nil && startsWithHeader(msg) {
+		// The gateway would put it in badmail; say so now.
+		return "", fail(exDataErr, "cannot read the message header: %v", err)
+	}
 
 	var rcpts []string
 	for _, a := range f.rcpts {
@@ -161,6 +169,9 @@ func sendmail(ctx context.Context, env sendmailEnv, f *sendmailFlags, stdin io.R
 	}
 	if !startsWithHeader(msg) && len(msg) > 0 {
 		head.WriteString("\n") // no header of its own: all of it is body
+	}
+	if int64(head.Len()+len(msg)) > int64(cfg.Pickup.MaxMessageSize) {
+		return "", fail(exDataErr, "message larger than pickup.max_message_size (%d bytes)", int64(cfg.Pickup.MaxMessageSize))
 	}
 	name, err := writePickupFile(ctx, cfg.Pickup.Dir, env.now(), head.Bytes(), msg)
 	if err != nil {

@@ -154,9 +154,9 @@ func TestSendmailWritesPickupFile(t *testing.T) {
 	if m.From != "bounce@example.test" {
 		t.Errorf("-f: sender %q", m.From)
 	}
-	m, _ = runSendmail(t, env, dir, []string{"-f<>", "bob@example.test"}, "Subject: s\n\nb\n")
-	if m.From != "" {
-		t.Errorf("-f<>: sender %q", m.From)
+	m, raw = runSendmail(t, env, dir, []string{"-f<>", "bob@example.test"}, "From someone Mon Nov 23 12:00:00 2026\nSubject: s\n\nb\n")
+	if m.From != "" || strings.Contains(raw, "From someone") || !strings.Contains(raw, "\nSubject: s\n\nb\n") {
+		t.Errorf("-f<> with an mbox From line: sender %q, file:\n%s", m.From, raw)
 	}
 }
 
@@ -179,6 +179,7 @@ func TestSendmailErrors(t *testing.T) {
 		{"-t without header", testSendmailEnv(cfg), []string{"-t"}, "just text\n", exDataErr},
 		{"bad argument", testSendmailEnv(cfg), []string{"a b c@"}, "Subject: s\n\nb\n", exUsage},
 		{"too large", testSendmailEnv(cfg), []string{"bob"}, strings.Repeat("x", 20000), exDataErr},
+		{"broken header", testSendmailEnv(cfg), []string{"bob"}, "Subject: s\nno colon here\n\nb\n", exDataErr},
 		{"no config", testSendmailEnv(filepath.Join(t.TempDir(), "missing.yaml")), []string{"bob"}, "", exNoInput},
 		{"unreadable config", testSendmailEnv(dir), []string{"bob"}, "", exNoInput}, // a directory
 		{"invalid config", testSendmailEnv(broken), []string{"bob"}, "", exConfig},
