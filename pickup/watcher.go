@@ -202,8 +202,15 @@ func (w *Watcher) take(ctx context.Context, name string, key fileKey) bool {
 func (w *Watcher) read(path string) ([]byte, int, error) {
 	f, err := openFile(path)
 	if err != nil {
-		if fi, lerr := os.Lstat(path); lerr == nil && !fi.Mode().IsRegular() {
-			return nil, fileOwner(fi), fmt.Errorf("%w: not a regular file", ErrBadFile)
+		if fi, lerr := os.Lstat(path); lerr == nil {
+			switch {
+			case !fi.Mode().IsRegular():
+				return nil, fileOwner(fi), fmt.Errorf("%w: not a regular file", ErrBadFile)
+			case errors.Is(err, os.ErrPermission):
+				// It would fail at every poll; the writer must make it
+				// readable by the directory's group (sendmail does).
+				return nil, fileOwner(fi), fmt.Errorf("%w: the gateway may not read it (%v); write files readable by the pickup directory's group", ErrBadFile, err)
+			}
 		}
 		return nil, -1, fmt.Errorf("open: %w", err)
 	}
