@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -42,7 +41,7 @@ func (q *Queue) attempt(ctx context.Context, log *slog.Logger, env *Envelope, pe
 	path := q.store.bodyPath(id)
 	msg := &Message{
 		Envelope: cloneEnvelope(env),
-		Open:     func() (io.ReadCloser, error) { return os.Open(path) },
+		Open:     func() (io.ReadCloser, error) { return openBody(path) },
 	}
 	rcpts := make([]*Recipient, len(pending))
 	for i, r := range pending {

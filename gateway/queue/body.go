@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 )
 
 // OpenBody opens the bytes of message id (CRLF line ends, no
@@ -17,7 +16,7 @@ func (q *Queue) OpenBody(id string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("open body %q: %w", id, ErrNotFound)
 	}
 	for _, p := range []string{q.store.bodyPath(id), q.store.failedBody(id)} {
-		f, err := os.Open(p)
+		f, err := openBody(p)
 		if err == nil {
 			return f, nil
 		}

@@ -133,7 +133,7 @@ func TestCrashKill9(t *testing.T) {
 			t.Errorf("committed message %s lost: %v", id, err)
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, "msg", id))
+		b, err := storedBody(dir, id)
 		if err != nil || !bytes.Equal(b, testBody(id, size)) {
 			t.Errorf("committed message %s damaged (err %v)", id, err)
 		}

@@ -11,13 +11,19 @@
 //
 //	lock            held (flock) by the process that has the queue open
 //	tmp/            files being written; whatever is here at Open is removed
-//	msg/<id>        message bytes (CRLF line ends, no dot-stuffing)
-//	env/<id>.json   envelope; its presence means the message is committed
+//	msg/<id>        message bytes (CRLF line ends, no dot-stuffing), then
+//	                the envelope as committed and a footer (spoolfile.go);
+//	                its presence with an intact footer means the message
+//	                is committed
+//	env/<id>.json   the envelope as changed after Commit (attempts,
+//	                hold); takes precedence over the one in msg/<id>
 //	failed/<id>.msg and failed/<id>.json
 //	                finished messages with failed recipients, kept for the
 //	                operator after OnFailure has been called
 //	corrupt/        envelopes that could not be read, moved aside at Open
 //
-// A fully delivered message is removed. Every change to an envelope is
-// written atomically (temporary file, fsync, rename, fsync of the directory).
+// A fully delivered message is removed. Commit writes one file (temporary
+// file, fsync, rename, fsync of msg/ shared by concurrent commits); every
+// later change to an envelope is written atomically (temporary file,
+// fsync, rename, fsync of the directory).
 package queue

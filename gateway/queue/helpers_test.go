@@ -260,3 +260,14 @@ func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {
 
 // contextT is context.Context, short for hook signatures in tests.
 type contextT = context.Context
+
+// storedBody reads the message bytes of id as stored in dir/msg, without
+// the envelope trailer.
+func storedBody(dir, id string) ([]byte, error) {
+	f, err := openBody(filepath.Join(dir, "msg", id))
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	return io.ReadAll(f)
+}

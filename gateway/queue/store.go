@@ -66,18 +66,27 @@ func (s *store) writeEnvelope(env *Envelope) error {
 	return nil
 }
 
-// remove deletes a finished message: the envelope first, so that a crash
-// in between leaves an orphan body (removed at the next Open) rather than
-// an envelope without its bytes.
+// remove deletes a finished message. The message file goes first: a
+// crash before its removal is on disk only repeats the delivery, while an
+// envelope removed before it would bring the message back with its
+// envelope as committed. When a later envelope is in env/ (the message was
+// deferred or changed before), the removal of the message file is
+// fsynced before that envelope goes; a leftover envelope without its file
+// is moved to corrupt/ at the next Open.
 func (s *store) remove(id string) error {
-	if err := os.Remove(s.envPath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove envelope %s: %w", id, err)
-	}
-	if err := s.envSync.Sync(); err != nil {
-		return fmt.Errorf("remove envelope %s: %w", id, err)
-	}
+	_, lerr := os.Lstat(s.envPath(id))
+	hasEnv := lerr == nil
 	if err := os.Remove(s.bodyPath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove message %s: %w", id, err)
+	}
+	if !hasEnv {
+		return nil
+	}
+	if err := s.msgSync.Sync(); err != nil {
+		return fmt.Errorf("remove message %s: %w", id, err)
+	}
+	if err := os.Remove(s.envPath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove envelope %s: %w", id, err)
 	}
 	return nil
 }
@@ -114,8 +123,10 @@ func (s *store) moveToFailed(id string) error {
 }
 
 // recover cleans up after a crash and returns the committed envelopes:
-// temporary files are removed, unreadable envelopes are moved to corrupt/
-// (with their bytes), and bodies without an envelope are removed.
+// from env/ where a message has a later envelope there, else from the
+// trailer of its file in msg/. Temporary files are removed, unreadable
+// envelopes are moved to corrupt/ (with their bytes), and message files
+// without a committed envelope are removed.
 func (s *store) recover(log *slog.Logger) ([]*Envelope, error) {
 	tmps, err := os.ReadDir(s.tmp)
 	if err != nil {
@@ -162,14 +173,33 @@ func (s *store) recover(log *slog.Logger) ([]*Envelope, error) {
 		return nil, fmt.Errorf("read %s: %w", s.msg, err)
 	}
 	for _, de := range bodies {
-		if ids[de.Name()] {
+		id := de.Name()
+		if ids[id] {
 			continue
 		}
-		p := filepath.Join(s.msg, de.Name())
-		if err := os.RemoveAll(p); err != nil {
-			return nil, fmt.Errorf("remove orphan message file: %w", err)
+		p := filepath.Join(s.msg, id)
+		env, err := s.loadTrailer(id)
+		switch {
+		case err == nil:
+			envs = append(envs, env)
+			continue
+		case errors.Is(err, errNoTrailer) || errors.Is(err, errFinished):
+			// Not committed, or a copy already in failed/.
+			if err := os.RemoveAll(p); err != nil {
+				return nil, fmt.Errorf("remove orphan message file: %w", err)
+			}
+			log.Warn("removed message file without envelope", slog.String("queue_id", id),
+				slog.String("path", p), slog.String("reason", err.Error()))
+		default:
+			log.Error("moving message with unreadable envelope aside", slog.String("queue_id", id),
+				slog.String("path", p), slog.Any("error", err))
+			if err := os.Rename(p, s.corruptPath(id+".msg")); err != nil {
+				return nil, fmt.Errorf("move message with unreadable envelope aside: %w", err)
+			}
+			if err := syncDir(s.corrupt); err != nil {
+				return nil, err
+			}
 		}
-		log.Warn("removed message file without envelope", slog.String("queue_id", de.Name()), slog.String("path", p))
 	}
 	for _, d := range []*dirSyncer{s.msgSync, s.envSync} {
 		if err := d.Sync(); err != nil {
@@ -195,26 +225,57 @@ func (s *store) loadEnvelope(name, id string) (*Envelope, error) {
 	if err := json.Unmarshal(data, &env); err != nil {
 		return nil, fmt.Errorf("decode envelope: %w", err)
 	}
-	if env.ID != id {
-		return nil, fmt.Errorf("envelope id %q does not match its file name", env.ID)
-	}
-	if len(env.Recipients) == 0 {
-		return nil, errors.New("envelope has no recipients")
-	}
-	for _, r := range env.Recipients {
-		if r == nil {
-			return nil, errors.New("envelope has an empty recipient")
-		}
-		switch r.State {
-		case StatePending, StateDelivered, StateFailed:
-		default:
-			return nil, fmt.Errorf("recipient %q has unknown state %q", r.Address, r.State)
-		}
+	if err := checkEnvelope(&env, id); err != nil {
+		return nil, err
 	}
 	if _, err := os.Stat(s.bodyPath(id)); err != nil {
 		return nil, fmt.Errorf("message file: %w", err)
 	}
 	return &env, nil
+}
+
+// errFinished means a message file's message is already in failed/ (a
+// crash cut short its move there).
+var errFinished = errors.New("message already in failed/")
+
+// loadTrailer reads the envelope committed at the end of msg/id, for a
+// message without a later envelope in env/.
+func (s *store) loadTrailer(id string) (*Envelope, error) {
+	if !validID(id) {
+		return nil, fmt.Errorf("%w: not a message file name", errNoTrailer)
+	}
+	if _, err := os.Lstat(s.failedEnv(id)); err == nil {
+		return nil, errFinished
+	}
+	env, err := readTrailer(s.bodyPath(id))
+	if err != nil {
+		return nil, err
+	}
+	if err := checkEnvelope(env, id); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// checkEnvelope checks a stored envelope that should be message id's.
+func checkEnvelope(env *Envelope, id string) error {
+	if env.ID != id {
+		return fmt.Errorf("envelope id %q does not match its file name", env.ID)
+	}
+	if len(env.Recipients) == 0 {
+		return errors.New("envelope has no recipients")
+	}
+	for _, r := range env.Recipients {
+		if r == nil {
+			return errors.New("envelope has an empty recipient")
+		}
+		switch r.State {
+		case StatePending, StateDelivered, StateFailed:
+		default:
+			return fmt.Errorf("recipient %q has unknown state %q", r.Address, r.State)
+		}
+	}
+	return nil
 }
 
 // moveAside moves env/name, and msg/id if there is one, to corrupt/.

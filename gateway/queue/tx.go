@@ -106,8 +106,8 @@ func (tx *Tx) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// Commit stores the message durably: it fsyncs the bytes, renames them
-// into place, writes the envelope atomically and fsyncs the directories,
+// Commit stores the message durably: it appends the envelope to the
+// bytes, fsyncs the file, renames it into place and fsyncs the directory,
 // in that order. It sets env.Size, env.Received and env.NextAttempt on the
 // caller's envelope and makes the message due at once. On error nothing of
 // the message is left and the transaction is over. Commit is safe to call
@@ -135,13 +135,6 @@ func (tx *Tx) commit() error {
 		tx.cleanup(false, false)
 		return tx.err
 	}
-	if err := tx.w.Flush(); err != nil {
-		tx.cleanup(false, false)
-		return fmt.Errorf("queue: commit %s: write message: %w", id, err)
-	}
-	tx.q.putWriter(tx.w)
-	tx.w = nil
-
 	now := q.opts.Now()
 	env := cloneEnvelope(tx.env)
 	env.Size = tx.n
@@ -153,36 +146,23 @@ func (tx *Tx) commit() error {
 		return fmt.Errorf("queue: commit %s: %w", id, err)
 	}
 
-	// The body and the envelope's temporary file are fsynced in
-	// parallel; the envelope is renamed into place only once the body's
-	// directory entry is durable, so a committed envelope always has its
-	// bytes.
+	// The envelope goes at the end of the same file as the bytes (see
+	// spoolfile.go): one file to create, fsync and rename per message,
+	// and one directory fsync shared with the concurrent commits.
+	if _, err := tx.w.Write(appendTrailer(nil, tx.n, data)); err != nil {
+		tx.cleanup(false, false)
+		return fmt.Errorf("queue: commit %s: write envelope: %w", id, err)
+	}
+	if err := tx.w.Flush(); err != nil {
+		tx.cleanup(false, false)
+		return fmt.Errorf("queue: commit %s: write message: %w", id, err)
+	}
+	tx.q.putWriter(tx.w)
+	tx.w = nil
 	f := tx.f
 	tx.f = nil
-	type placed struct {
-		ok  bool // the body is in msg/
-		err error
-	}
-	body := make(chan placed, 1)
-	go func() {
-		ok, err := placeBody(f, st.bodyPath(id), st.msgSync)
-		body <- placed{ok, err}
-	}()
-	envTmp, envErr := writeTemp(st.create, st.tmp, st.envPath(id), data)
-	b := <-body
-	if b.err != nil {
-		if envErr == nil {
-			_ = os.Remove(envTmp)
-		}
-		tx.cleanup(b.ok, false)
-		return fmt.Errorf("queue: commit %s: %w", id, b.err)
-	}
-	if envErr != nil {
-		tx.cleanup(true, false)
-		return fmt.Errorf("queue: commit %s: %w", id, envErr)
-	}
-	if err := placeFile(envTmp, st.envPath(id), st.envSync.Sync); err != nil {
-		tx.cleanup(true, errors.Is(err, errRenamed))
+	if ok, err := placeBody(f, st.bodyPath(id), st.msgSync); err != nil {
+		tx.cleanup(ok, false)
 		return fmt.Errorf("queue: commit %s: %w", id, err)
 	}
 

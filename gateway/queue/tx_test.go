@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 )
@@ -58,7 +56,7 @@ func TestCommitThenReopen(t *testing.T) {
 		r.Address != "b@example.test" || r.State != StatePending || len(r.Notify) != 1 {
 		t.Errorf("reopened envelope = %+v %+v", got, r)
 	}
-	stored, err := os.ReadFile(filepath.Join(opts.Dir, "msg", env.ID))
+	stored, err := storedBody(opts.Dir, env.ID)
 	if err != nil || !bytes.Equal(stored, body) {
 		t.Errorf("stored body differs (err %v)", err)
 	}
@@ -174,28 +172,31 @@ func TestConcurrentCommits(t *testing.T) {
 		t.Fatalf("after reopen Len = %d, want %d", q2.Len(), n)
 	}
 	for i, id := range ids {
-		b, err := os.ReadFile(filepath.Join(opts.Dir, "msg", id))
+		b, err := storedBody(opts.Dir, id)
 		if err != nil || !bytes.Equal(b, testBody(id, 2000+i)) {
 			t.Errorf("message %s: body differs (err %v)", id, err)
 		}
 	}
 }
 
-// TestCommitFailsCleanly makes the creation of the envelope's temporary
-// file fail: Commit must report it and leave nothing behind.
+// TestCommitFailsCleanly makes writing the message file fail: Commit must
+// report it and leave nothing behind.
 func TestCommitFailsCleanly(t *testing.T) {
 	t.Parallel()
 	opts := testOptions(t, newFakeDeliverer())
-	broken := errors.New("disk on fire")
 	var mu sync.Mutex
 	fail := false
 	opts.CreateTemp = func(dir, pattern string) (*os.File, error) {
 		mu.Lock()
 		defer mu.Unlock()
-		if fail && strings.Contains(pattern, ".json") {
-			return nil, broken
+		f, err := os.CreateTemp(dir, pattern)
+		if err != nil || !fail {
+			return f, err
 		}
-		return os.CreateTemp(dir, pattern)
+		// A read-only handle on the new file: writes fail at Commit,
+		// when the buffered bytes are flushed.
+		_ = f.Close()
+		return os.Open(f.Name())
 	}
 	q := openQueue(t, opts)
 	mu.Lock()
@@ -210,8 +211,8 @@ func TestCommitFailsCleanly(t *testing.T) {
 	if _, err := tx.Write(testBody(env.ID, 1024)); err != nil {
 		t.Fatal(err)
 	}
-	if err := tx.Commit(t.Context()); !errors.Is(err, broken) {
-		t.Fatalf("Commit = %v, want the temp file error", err)
+	if err := tx.Commit(t.Context()); err == nil {
+		t.Fatal("Commit succeeded on a file that cannot be written")
 	}
 	if err := tx.Abort(); err != nil {
 		t.Errorf("Abort after failed Commit: %v", err)
@@ -221,6 +222,7 @@ func TestCommitFailsCleanly(t *testing.T) {
 		t.Errorf("Len = %d after failed commit", q.Len())
 	}
 
+	broken := errors.New("disk on fire")
 	// Failing to create the body's temporary file fails Begin.
 	q.opts.CreateTemp = func(string, string) (*os.File, error) { return nil, broken }
 	if _, err := q.Begin(&Envelope{Recipients: []*Recipient{{Address: "b@example.test"}}}); !errors.Is(err, broken) {
