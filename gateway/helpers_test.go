@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -211,12 +210,12 @@ type queuedMessage struct {
 }
 
 // queued returns every message committed to the queue, oldest first, with
-// its bytes as stored (msg/<id>).
+// its bytes as stored.
 func (tg *testGateway) queued(t testing.TB) []queuedMessage {
 	t.Helper()
 	var out []queuedMessage
 	for _, env := range tg.q.List() {
-		b, err := os.ReadFile(filepath.Join(tg.qdir, "msg", env.ID))
+		b, err := readQueuedBody(tg.q, env.ID)
 		if err != nil {
 			t.Fatalf("read queued message: %v", err)
 		}
