@@ -60,6 +60,11 @@ func cmdLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "timeout for connecting and for each command")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
 	quiet := fs.Bool("quiet", false, "no progress line")
+	var idle idleOptions
+	fs.IntVar(&idle.sessions, "idle", 0, "instead of sending: open this many sessions (TLS, EHLO, AUTH), -c at a time, and hold them")
+	fs.DurationVar(&idle.hold, "idle-hold", 3*time.Second, "with -idle: how long to hold the sessions before measuring and closing")
+	fs.IntVar(&idle.serverPID, "server-pid", 0, "with -idle: the server's process id, to report its resident memory per session")
+	fs.IntVar(&idle.sources, "sources", 1, "with -idle: spread connections over source addresses 127.0.0.1 to 127.0.0.N")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -96,6 +101,19 @@ func cmdLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return errUsage
 	}
 
+	if idle.sessions > 0 {
+		ir, err := runIdle(ctx, o, idle, stderr)
+		if err != nil {
+			return err
+		}
+		if err := ir.write(stdout, *jsonOut); err != nil {
+			return fmt.Errorf("loadtest: write result: %w", err)
+		}
+		if ir.Failed > 0 {
+			return errSilent
+		}
+		return nil
+	}
 	res, err := runLoad(ctx, o, stderr)
 	if err != nil {
 		return err
@@ -165,10 +183,7 @@ type loader struct {
 func runLoad(ctx context.Context, o loadOptions, progress io.Writer) (*loadResult, error) {
 	host, _, _ := net.SplitHostPort(o.server)
 	l := &loader{o: o, body: messageBody(o.size)}
-	l.tlsConf = &tls.Config{ServerName: host, InsecureSkipVerify: o.insecure, MinVersion: tls.VersionTLS12} //nolint:gosec // -insecure is the user's choice
-	if o.resume {
-		l.tlsConf.ClientSessionCache = tls.NewLRUClientSessionCache(o.clients * 2)
-	}
+	l.tlsConf = newLoadTLSConfig(o, host)
 
 	start := time.Now()
 	stopProgress := func() {}
@@ -188,6 +203,17 @@ func runLoad(ctx context.Context, o loadOptions, progress io.Writer) (*loadResul
 	elapsed := time.Since(start)
 	stopProgress()
 	return mergeStats(o, stats, elapsed), nil
+}
+
+// newLoadTLSConfig is the clients' TLS configuration; with -resume they
+// share a session cache, so reconnecting clients resume TLS sessions as
+// mail clients do.
+func newLoadTLSConfig(o loadOptions, host string) *tls.Config {
+	c := &tls.Config{ServerName: host, InsecureSkipVerify: o.insecure, MinVersion: tls.VersionTLS12} //nolint:gosec // -insecure is the user's choice
+	if o.resume {
+		c.ClientSessionCache = tls.NewLRUClientSessionCache(o.clients * 2)
+	}
+	return c
 }
 
 // claim takes the next message number, or reports that all are taken or
@@ -292,7 +318,15 @@ func (c *loadConn) quit() {
 
 // dial opens a connection and takes it through TLS, EHLO and AUTH.
 func (l *loader) dial(ctx context.Context) (*loadConn, error) {
+	return l.dialFrom(ctx, nil)
+}
+
+// dialFrom is dial from local address src (nil: the system's choice).
+func (l *loader) dialFrom(ctx context.Context, src *net.TCPAddr) (*loadConn, error) {
 	d := net.Dialer{Timeout: l.o.timeout}
+	if src != nil {
+		d.LocalAddr = src
+	}
 	dctx, cancel := context.WithTimeout(ctx, l.o.timeout)
 	defer cancel()
 	nc, err := d.DialContext(dctx, "tcp", l.o.server)

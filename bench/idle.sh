@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Memory at scale: serve (static directory, implicit TLS or STARTTLS) and
+# "bridgehead loadtest -idle" holding SESSIONS authenticated sessions,
+# reporting the server's VmRSS per session.
+#
+#   bench/idle.sh                    10000 sessions over STARTTLS
+#   SESSIONS=2000 TLSMODE=implicit bench/idle.sh
+#
+# Needs Go; no root. The load tool and the server each need SESSIONS file
+# descriptors (Go raises the soft limit to the hard one by itself).
+set -euo pipefail
+
+SESSIONS=${SESSIONS:-10000}
+C=${C:-32}
+TLSMODE=${TLSMODE:-starttls}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+W=$(mktemp -d /tmp/bhidle.XXXXXX)
+BH_PID=""
+cleanup() {
+	set +e
+	[ -n "$BH_PID" ] && kill "$BH_PID" 2>/dev/null && wait "$BH_PID" 2>/dev/null
+	rm -rf "$W"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+	for _ in $(seq 1 200); do
+		if (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; then return 0; fi
+		sleep 0.05
+	done
+	echo "nothing listening on $1" >&2
+	exit 1
+}
+
+(cd "$REPO" && go build -o "$W/bridgehead" ./cmd/bridgehead)
+BH="$W/bridgehead"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 \
+	-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+	-keyout "$W/tls.key" -out "$W/tls.crt" 2>/dev/null
+PASSWORD=idle-$RANDOM$RANDOM
+HASH=$(printf '%s\n' "$PASSWORD" | "$BH" hash-password)
+PORT=$(free_port)
+MODE=submission
+[ "$TLSMODE" = implicit ] && MODE=submissions
+cat >"$W/users.yaml" <<EOT
+users:
+  - login: bench
+    password: "$HASH"
+    addresses: [bench@example.test]
+EOT
+cat >"$W/bridgehead.yaml" <<EOT
+hostname: bh.bench.localhost
+state_dir: $W/state
+tls:
+  cert_file: $W/tls.crt
+  key_file: $W/tls.key
+listeners:
+  - name: submission
+    address: 127.0.0.1:$PORT
+    mode: $MODE
+    limits:
+      max_connections: $((SESSIONS + 100))
+      max_connections_per_ip: $((SESSIONS + 100))
+domains: [example.test]
+auth:
+  cache_ttl: 1h
+directory:
+  static:
+    file: $W/users.yaml
+routes:
+  - domains: ["*"]
+    to: smtp://127.0.0.1:9
+    tls: none
+EOT
+"$BH" serve -config "$W/bridgehead.yaml" 2>"$W/serve.log" &
+BH_PID=$!
+wait_port "127.0.0.1:$PORT"
+# One login first: the auth cache then answers the others.
+"$BH" loadtest -quiet -server "127.0.0.1:$PORT" -tls "$TLSMODE" -auth plain -user bench -password "$PASSWORD" \
+	-from bench@example.test -to rcpt@example.net -c 1 -n 1 >/dev/null 2>&1 || true
+"$BH" loadtest -server "127.0.0.1:$PORT" -tls "$TLSMODE" -auth plain -user bench -password "$PASSWORD" \
+	-from bench@example.test -to rcpt@example.net -c "$C" -idle "$SESSIONS" -sources 8 \
+	-server-pid "$BH_PID" ${LOADTEST_FLAGS:-}
