@@ -347,6 +347,22 @@ func printQueueShow(w io.Writer, body []byte) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if len(d.History) > 0 {
+		fmt.Fprintln(w, "\nattempts (since the gateway started):")
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  TIME\tRECIPIENT\tREMOTE\tREPLY\tTOOK")
+		for _, a := range d.History {
+			reply := strings.TrimSpace(fmt.Sprintf("%d %s %s", a.Code, a.Enhanced, a.Text))
+			if a.Code == 0 {
+				reply = "no reply: " + a.Text
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%.1fs\n", a.Time.UTC().Format(time.DateTime), a.Recipient,
+				oneLine(a.RemoteMTA), oneLine(reply), a.Seconds)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintln(w, "\nheaders:")
 	for _, h := range d.Headers {
 		fmt.Fprintf(w, "  %s: %s\n", h.Name, oneLine(h.Value))

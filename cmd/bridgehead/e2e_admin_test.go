@@ -115,8 +115,25 @@ func TestE2EAdmin(t *testing.T) {
 		return len(ms) == 1 && ms[0].Attempts >= 1
 	})
 	out, err := runCLI(t, "queue", "show", id2, "-admin", adminAddr)
-	if err != nil || !strings.Contains(out, "Subject: to delete") {
+	if err != nil || !strings.Contains(out, "Subject: to delete") || !strings.Contains(out, "attempts (since") ||
+		!strings.Contains(out, "carol@remote.example") {
 		t.Errorf("show: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "queue", "list", "-admin", adminAddr)
+	if err != nil || !strings.Contains(out, "via smtp://"+sink.Addr) {
+		t.Errorf("list shows no route: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "queue", "retry", "-route", "smtp://"+sink.Addr, "-admin", adminAddr)
+	if err != nil || !strings.Contains(out, "1 messages") {
+		t.Errorf("retry -route: %v\n%s", err, out)
+	}
+	eventually(t, 20*time.Second, "the retried attempt recorded", func() bool {
+		ms := adminQueue(t, adminAddr)
+		return len(ms) == 1 && ms[0].Attempts >= 2
+	})
+	out, err = runCLI(t, "queue", "retry", "-route", "smtp://elsewhere.example:25", "-admin", adminAddr)
+	if err != nil || !strings.Contains(out, "0 messages") {
+		t.Errorf("retry -route of another route: %v\n%s", err, out)
 	}
 	if out, err := runCLI(t, "queue", "delete", id2, "-admin", adminAddr); err != nil {
 		t.Fatalf("delete: %v\n%s", err, out)
@@ -136,7 +153,24 @@ func TestE2EAdmin(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "the report queued", func() bool {
 		ms := adminQueue(t, adminAddr)
-		return len(ms) == 1 && ms[0].ID != id3 && ms[0].From == "" &&
+		return len(ms) == 1 && ms[0].ID != id3 && ms[0].From == ""
+	})
+	if out, err := runCLI(t, "queue", "delete", adminQueue(t, adminAddr)[0].ID, "-admin", adminAddr); err != nil {
+		t.Fatalf("delete the report: %v\n%s", err, out)
+	}
+
+	// Delete with a report: the sender's report is queued in its place.
+	id4 := swaksSubmit(t, s.Submission, "--tls", "alice", "pw-alice", "alice@example.test", "erin@remote.example", "to delete with a report")
+	eventually(t, 20*time.Second, "the first attempt recorded", func() bool {
+		ms := adminQueue(t, adminAddr)
+		return len(ms) == 1 && ms[0].Attempts >= 1
+	})
+	if out, err := runCLI(t, "queue", "delete", "-ndr", id4, "-admin", adminAddr); err != nil {
+		t.Fatalf("delete -ndr: %v\n%s", err, out)
+	}
+	eventually(t, 10*time.Second, "the report queued", func() bool {
+		ms := adminQueue(t, adminAddr)
+		return len(ms) == 1 && ms[0].ID != id4 && ms[0].From == "" &&
 			len(ms[0].Recipients) == 1 && ms[0].Recipients[0].Address == "alice@example.test"
 	})
 

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"time"
 
+	"bridgehead.dev/bridgehead/directory"
 	"bridgehead.dev/bridgehead/gateway"
 	"bridgehead.dev/bridgehead/gateway/admin"
 )
@@ -55,18 +56,18 @@ func (s *server) applyConfig(ctx context.Context, path string) error {
 
 	// The new parts are built against the swapper s.dir, which serves the
 	// new directory once swapped in below.
-	fresh := &server{log: s.log}
-	if err := fresh.openDirectory(ctx, cfg); err != nil {
+	newDir, closeNewDir, err := s.openFreshDirectory(ctx, cfg)
+	if err != nil {
 		return fmt.Errorf("directory: %w", err)
 	}
 	d, err := s.newDeliverer(cfg)
 	if err != nil {
-		_ = fresh.closeDir()
+		_ = closeNewDir()
 		return err
 	}
 	discard := func() {
 		_ = d.Close()
-		_ = fresh.closeDir()
+		_ = closeNewDir()
 	}
 	auth, err := newAuthenticator(ctx, cfg, s.dir, s.log)
 	if err != nil {
@@ -91,12 +92,24 @@ func (s *server) applyConfig(ctx context.Context, path string) error {
 		discard()
 		return err
 	}
-	r.dir.swap(fresh.dir, fresh.closeDir, s.log)
+	r.dir.swap(newDir, closeNewDir, s.log)
 	s.deliver.swap(d)
 	s.admin.reloaded(cfg, s.log)
 	r.cfg = cfg
 	r.cur.Store(cfg)
 	return nil
+}
+
+// openFreshDirectory opens cfg's directory as newServer does (same
+// hooks), leaving s.dir, the swapper, as it is. s.rl.mu is held: nothing
+// else reads s.dir after newServer.
+func (s *server) openFreshDirectory(ctx context.Context, cfg *Config) (directory.Directory, func() error, error) {
+	dir, closeDir := s.dir, s.closeDir
+	defer func() { s.dir, s.closeDir = dir, closeDir }()
+	if err := s.openDirectory(ctx, cfg); err != nil {
+		return nil, nil, err
+	}
+	return s.dir, s.closeDir, nil
 }
 
 // badConfig marks a reload refused for the config itself (the admin API

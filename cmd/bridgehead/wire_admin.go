@@ -77,6 +77,7 @@ func (a *adminRunner) start(ctx context.Context, s *server) (stop func(), err er
 		Queue: s.queue, QueueDir: a.queueDir, Listeners: s.gw, Logger: s.log,
 		Token: token, TLSConfig: tlsCfg, Reload: s.reload,
 		RouteOf: func(env *queue.Envelope, r *queue.Recipient) string { return routeOf(s.rl.current(), env, r) },
+		History: s.deliver.history.get,
 	})
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"bridgehead.dev/bridgehead/directory"
 	"bridgehead.dev/bridgehead/gateway/delivery"
@@ -199,6 +200,8 @@ func (s *swapDirectory) Close() error {
 type swapDeliverer struct {
 	mu  sync.RWMutex
 	cur *deliverGen
+	// history records every attempt for the admin API.
+	history *attemptLog
 }
 
 type deliverGen struct {
@@ -209,7 +212,7 @@ type deliverGen struct {
 var _ queue.Deliverer = (*swapDeliverer)(nil)
 
 func newSwapDeliverer(d *delivery.Deliverer) *swapDeliverer {
-	return &swapDeliverer{cur: &deliverGen{d: d}}
+	return &swapDeliverer{cur: &deliverGen{d: d}, history: newAttemptLog()}
 }
 
 // Deliver implements queue.Deliverer with the delivery in force.
@@ -219,7 +222,10 @@ func (s *swapDeliverer) Deliver(ctx context.Context, msg *queue.Message, rcpts [
 	g.flight.Add(1)
 	s.mu.RUnlock()
 	defer g.flight.Done()
-	return g.d.Deliver(ctx, msg, rcpts)
+	start := time.Now()
+	res := g.d.Deliver(ctx, msg, rcpts)
+	s.history.add(msg.Envelope.ID, start, time.Since(start), res)
+	return res
 }
 
 // swap puts d in force for the next deliveries.

@@ -39,6 +39,25 @@ type MessageDetail struct {
 	Envelope *queue.Envelope `json:"envelope"`
 	// Headers are the message's header fields in order, unfolded.
 	Headers []Header `json:"headers"`
+	// History lists the delivery attempts recorded, one entry per
+	// recipient tried, oldest first (see Options.History).
+	History []Attempt `json:"history,omitempty"`
+}
+
+// Attempt is one recipient's result in one delivery attempt.
+type Attempt struct {
+	Time      time.Time `json:"time"`
+	Recipient string    `json:"recipient"`
+	// Code and Enhanced are the reply; Code 0 means no reply was had and
+	// Text says why.
+	Code      int    `json:"code"`
+	Enhanced  string `json:"enhanced,omitempty"`
+	Text      string `json:"text"`
+	RemoteMTA string `json:"remote_mta,omitempty"`
+	Delivered bool   `json:"delivered"`
+	Permanent bool   `json:"permanent,omitempty"`
+	// Seconds is how long the attempt took.
+	Seconds float64 `json:"seconds"`
 }
 
 // Header is one header field.
@@ -82,7 +101,11 @@ func (s *Server) queueShow(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "read message headers: "+err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, MessageDetail{Envelope: env, Headers: hs})
+	d := MessageDetail{Envelope: env, Headers: hs}
+	if s.opts.History != nil {
+		d.History = s.opts.History(id)
+	}
+	writeJSON(w, http.StatusOK, d)
 }
 
 // maxHeaderBytes bounds how much of a message is read for its headers.

@@ -71,6 +71,9 @@ type Options struct {
 	// RouteOf, if set, names the route a recipient of a message takes; the
 	// queue listing shows it and retry can select by it.
 	RouteOf func(env *queue.Envelope, r *queue.Recipient) string
+	// History, if set, returns the delivery attempts recorded for a
+	// message, oldest first; GET /api/queue/{id} shows them.
+	History func(id string) []Attempt
 	// Logger receives the admin log. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
