@@ -14,8 +14,11 @@ import (
 // a certificate (admin.cert_file/key_file, or else the listeners' tls).
 func (c *Config) validateAdmin(add adder) {
 	a := c.Admin
-	if (a.CertFile == "") != (a.KeyFile == "") {
+	switch {
+	case a.CertFile != "" && a.KeyFile == "":
 		add(p("admin", "cert_file"), "admin: cert_file and key_file go together")
+	case a.CertFile == "" && a.KeyFile != "":
+		add(p("admin", "key_file"), "admin: cert_file and key_file go together")
 	}
 	if err := admin.CheckAddress(a.Address); err == nil || !errors.Is(err, admin.ErrNotLoopback) {
 		return
