@@ -151,9 +151,10 @@ func TestE2EAdmin(t *testing.T) {
 	if out, err := runCLI(t, "queue", "bounce", id3, "-admin", adminAddr); err != nil {
 		t.Fatalf("bounce: %v\n%s", err, out)
 	}
-	eventually(t, 10*time.Second, "the report queued", func() bool {
+	// Its first attempt over (the back end is down), it waits an hour.
+	eventually(t, 20*time.Second, "the report queued and tried", func() bool {
 		ms := adminQueue(t, adminAddr)
-		return len(ms) == 1 && ms[0].ID != id3 && ms[0].From == ""
+		return len(ms) == 1 && ms[0].ID != id3 && ms[0].From == "" && ms[0].Attempts >= 1
 	})
 	if out, err := runCLI(t, "queue", "delete", adminQueue(t, adminAddr)[0].ID, "-admin", adminAddr); err != nil {
 		t.Fatalf("delete the report: %v\n%s", err, out)
