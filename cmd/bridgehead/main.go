@@ -27,6 +27,7 @@ commands:
   hash-password [-cost N]     read a password on stdin, print its bcrypt hash
   loadtest -server ADDR ...   drive a submission server with concurrent clients, report msg/s and latency
   sendmail [-t] [-i] [-f FROM] [RCPT...]  read a message on stdin, hand it to the pickup directory
+  status | reload | queue ... | listener ...   talk to the admin API (-h for each)
 `
 
 // errUsage marks a command-line mistake: exit code 2.
