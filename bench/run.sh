@@ -222,6 +222,8 @@ listeners:
       max_connections_per_ip: 1000
       max_messages_per_connection: 1000
 domains: [example.test]
+auth:
+  cache_ttl: 1h                    # as Dovecot's auth_cache_ttl above
 directory:
   static:
     file: $W/bh/users.yaml
