@@ -1,11 +1,10 @@
 package main
 
 import (
+	"log/slog"
 	"net/netip"
 	"slices"
 	"testing"
-
-	"bridgehead.dev/bridgehead/gateway"
 )
 
 func TestConfigProxyProtocolAndRates(t *testing.T) {
@@ -34,8 +33,12 @@ directory:
 	if l := cfg.Listeners[0].Limits; l.ConnectionRatePerIP != 30 || l.MessageRatePerIP != 60 {
 		t.Errorf("rates = %d, %d, want 30, 60", l.ConnectionRatePerIP, l.MessageRatePerIP)
 	}
-	opts := gateway.Options{Listeners: []gateway.ListenerOptions{{Name: "inbound"}, {Name: "direct"}}}
-	wireInbound(&opts, cfg)
+	log := slog.New(slog.DiscardHandler)
+	s := &server{log: log, obs: newObservability(log)}
+	opts, err := s.gatewayOptions(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := []netip.Prefix{
 		netip.MustParsePrefix("10.0.0.0/24"),
 		netip.MustParsePrefix("192.0.2.10/32"),

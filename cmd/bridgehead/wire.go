@@ -40,6 +40,7 @@ type server struct {
 	rl       reloadState
 	autoconf *autoconfigRunner
 	pickup   *pickupRunner // pickup directory (wire_pickup.go)
+	dns      dnsState      // the resolver (wire_dns.go)
 }
 
 // serverOptions are what the dev command changes beyond the config file.
@@ -156,14 +157,17 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 // newDeliverer builds delivery to the back ends from cfg's routes; reload
 // calls it again.
 func (s *server) newDeliverer(cfg *Config) (*delivery.Deliverer, error) {
-	dopts := delivery.Options{
-		Hostname: cfg.Hostname,
-		Backends: cfg.Backends,
-		Mailbox:  mailboxTarget{dir: s.dir, store: s.store},
-		Logger:   s.log,
-	}
-	if err := s.withDNS(cfg, &dopts); err != nil {
+	r, err := s.resolver(cfg)
+	if err != nil {
 		return nil, err
+	}
+	dopts := delivery.Options{
+		Hostname:    cfg.Hostname,
+		Backends:    cfg.Backends,
+		Mailbox:     mailboxTarget{dir: s.dir, store: s.store},
+		Resolver:    r,
+		ListenAddrs: listenAddrs(cfg),
+		Logger:      s.log,
 	}
 	for _, r := range cfg.Routes {
 		auth, err := routeAuth(r.Auth)
@@ -183,19 +187,24 @@ func (s *server) newDeliverer(cfg *Config) (*delivery.Deliverer, error) {
 // gatewayOptions maps cfg onto the gateway's options; reload calls it
 // again.
 func (s *server) gatewayOptions(cfg *Config, tlsCfg *tls.Config) (gateway.Options, error) {
-	gopts := gateway.Options{Hostname: cfg.Hostname, Domains: cfg.Domains, Logger: s.log}
+	r, err := s.resolver(cfg)
+	if err != nil {
+		return gateway.Options{}, err
+	}
+	gopts := gateway.Options{Hostname: cfg.Hostname, Domains: cfg.Domains, Resolver: r, Logger: s.log}
 	for _, l := range cfg.Listeners {
 		chain, err := buildFilters(cfg, l.Filters)
 		if err != nil {
 			return gopts, fmt.Errorf("listener %s: filters: %w", l.Name, err)
 		}
 		gopts.Listeners = append(gopts.Listeners, gateway.ListenerOptions{
-			Name:      l.Name,
-			Address:   l.Address,
-			Mode:      gateway.Mode(l.Mode),
-			TLSConfig: tlsCfg,
-			Filters:   chain,
-			Access:    l.accessRules(),
+			Name:         l.Name,
+			Address:      l.Address,
+			Mode:         gateway.Mode(l.Mode),
+			TLSConfig:    tlsCfg,
+			Filters:      chain,
+			Access:       l.accessRules(),
+			ProxyTrusted: l.ProxyProtocol.prefixes(),
 			Limits: gateway.Limits{
 				MaxConnections:           l.Limits.MaxConnections,
 				MaxConnectionsPerIP:      l.Limits.MaxConnectionsPerIP,
@@ -211,7 +220,6 @@ func (s *server) gatewayOptions(cfg *Config, tlsCfg *tls.Config) (gateway.Option
 			},
 		})
 	}
-	wireInbound(&gopts, cfg)
 	s.obs.gatewayOptions(&gopts, cfg)
 	return gopts, nil
 }

@@ -2,33 +2,38 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
 
 	"bridgehead.dev/bridgehead/dnsresolver"
-	"bridgehead.dev/bridgehead/gateway/delivery"
 )
 
-// newResolver builds the DNS resolver of dns: (MX delivery; usable for
-// reverse lookups too).
-func newResolver(cfg *Config, log *slog.Logger) (*dnsresolver.Resolver, error) {
-	r, err := dnsresolver.New(dnsresolver.Options{Server: cfg.DNS.Server, Timeout: cfg.DNS.Timeout.D(), Logger: log})
+// dnsState is the one resolver of the process: MX delivery and the reverse
+// lookups of inbound clients share it and its cache. A reload keeps it
+// unless dns: changed.
+type dnsState struct {
+	cfg DNSConfig
+	r   *dnsresolver.Resolver
+}
+
+// resolver returns the resolver for cfg's dns:, building it on first use
+// or when the settings changed.
+func (s *server) resolver(cfg *Config) (*dnsresolver.Resolver, error) {
+	if s.dns.r != nil && s.dns.cfg == cfg.DNS {
+		return s.dns.r, nil
+	}
+	r, err := dnsresolver.New(dnsresolver.Options{Server: cfg.DNS.Server, Timeout: cfg.DNS.Timeout.D(), Logger: s.log})
 	if err != nil {
 		return nil, fmt.Errorf("dns: %w", err)
 	}
+	s.dns = dnsState{cfg: cfg.DNS, r: r}
 	return r, nil
 }
 
-// withDNS gives delivery what "to: mx" needs: the resolver, and the
-// addresses we receive mail on so that an exchanger that is ourselves is
-// recognised as a loop.
-func (s *server) withDNS(cfg *Config, dopts *delivery.Options) error {
-	r, err := newResolver(cfg, s.log)
-	if err != nil {
-		return err
-	}
-	dopts.Resolver = r
+// listenAddrs are the addresses we receive mail on, so that delivery
+// recognises an exchanger that is ourselves as a loop.
+func listenAddrs(cfg *Config) []string {
+	addrs := make([]string, 0, len(cfg.Listeners))
 	for _, l := range cfg.Listeners {
-		dopts.ListenAddrs = append(dopts.ListenAddrs, l.Address)
+		addrs = append(addrs, l.Address)
 	}
-	return nil
+	return addrs
 }
