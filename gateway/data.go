@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"bridgehead.dev/bridgehead/gateway/queue"
+	"bridgehead.dev/bridgehead/internal/mailtext"
 	"bridgehead.dev/bridgehead/metrics"
 )
 
@@ -99,7 +100,7 @@ func (s *session) data(r io.Reader) error {
 			added.WriteString("Date: " + now.Format(time.RFC1123Z) + "\r\n")
 		}
 		if !hdr.Has("Message-Id") {
-			added.WriteString("Message-ID: " + newMessageID(env.ID, s.gw.opts.Hostname) + "\r\n")
+			added.WriteString("Message-ID: " + mailtext.MessageID(env.ID, s.gw.opts.Hostname) + "\r\n")
 		}
 	}
 	if _, err := tx.Write(added.Bytes()); err != nil {

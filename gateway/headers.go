@@ -1,9 +1,7 @@
 package gateway
 
 import (
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/base32"
 	"fmt"
 	"io"
 	"mime"
@@ -89,13 +87,6 @@ func parseAddressList(s string) ([]*mail.Address, error) {
 		CharsetReader: func(charset string, input io.Reader) (io.Reader, error) { return input, nil },
 	}}
 	return p.ParseList(s)
-}
-
-// newMessageID makes a Message-ID for a message that has none (RFC 6409 8.3).
-func newMessageID(queueID, hostname string) string {
-	var b [10]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("<%s.%s@%s>", queueID, strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])), hostname)
 }
 
 // addressLiteral writes an IP as an RFC 5321 address literal: [192.0.2.1]

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"bridgehead.dev/bridgehead/internal/durable"
 )
 
 // Maildir subdirectories.
@@ -159,22 +161,6 @@ func maildirHost() string {
 	return strings.ReplaceAll(h, ":", `\072`)
 }
 
-// syncDir fsyncs a directory so that renames and creations in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir for sync: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	return nil
-}
-
 // writeFileAtomic replaces dir/name with data: temp file, fsync, rename,
 // fsync dir. The temp name does not start with a dot, so Maildir++ readers
 // never take it for a folder.
@@ -203,7 +189,7 @@ func writeFileAtomic(dir, name string, data []byte) error {
 		cleanup()
 		return fmt.Errorf("rename %s: %w", tmp, err)
 	}
-	return syncDir(dir)
+	return durable.SyncDir(dir)
 }
 
 // makeMaildir creates dir with tmp, new and cur (0700), and the Maildir++
@@ -231,8 +217,8 @@ func makeMaildir(dir string, sub bool) error {
 			return fmt.Errorf("close %s: %w", p, err)
 		}
 	}
-	if err := syncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return err
 	}
-	return syncDir(parent)
+	return durable.SyncDir(parent)
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"bridgehead.dev/bridgehead/internal/durable"
 )
 
 // ErrNoSuchFolder is returned (wrapped) for a folder that does not exist.
@@ -113,7 +115,7 @@ func (s *Store) deliver(ctx context.Context, f *folder, msg io.Reader, letters s
 		_ = os.Remove(tmp)
 		return 0, fmt.Errorf("move %s into %s: %w", name, m.sub, err)
 	}
-	if err := syncDir(filepath.Dir(final)); err != nil {
+	if err := durable.SyncDir(filepath.Dir(final)); err != nil {
 		_ = os.Remove(final)
 		return 0, err
 	}
@@ -306,5 +308,5 @@ func (s *Store) deleteFolder(owner, name string) error {
 		return fmt.Errorf("delete folder %s/%s: %w", owner, name, err)
 	}
 	s.log.Info("folder deleted", slog.String("owner", owner), slog.String("folder", name))
-	return syncDir(filepath.Dir(dir))
+	return durable.SyncDir(filepath.Dir(dir))
 }

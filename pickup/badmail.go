@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"bridgehead.dev/bridgehead/internal/durable"
+	"bridgehead.dev/bridgehead/internal/mailtext"
 )
 
 // toBadmail moves the pickup file name to the badmail directory, with
@@ -24,7 +27,7 @@ func (w *Watcher) toBadmail(name string, reason string, uid int) (string, error)
 	if uid >= 0 {
 		fmt.Fprintf(&b, "Owner:    uid %d\n", uid)
 	}
-	fmt.Fprintf(&b, "Reason:   %s\n", oneLine(reason))
+	fmt.Fprintf(&b, "Reason:   %s\n", mailtext.OneLine(reason))
 	reasonPath := filepath.Join(w.opts.BadmailDir, dst+".reason")
 	if err := writeFileSync(reasonPath, []byte(b.String())); err != nil {
 		return "", fmt.Errorf("write reason: %w", err)
@@ -33,8 +36,10 @@ func (w *Watcher) toBadmail(name string, reason string, uid int) (string, error)
 		_ = os.Remove(reasonPath)
 		return "", err
 	}
-	syncDir(w.opts.BadmailDir)
-	syncDir(w.opts.Dir)
+	// Best effort: the files are in place; a failed sync is no reason to
+	// queue the file again.
+	_ = durable.SyncDir(w.opts.BadmailDir)
+	_ = durable.SyncDir(w.opts.Dir)
 	return dst, nil
 }
 
@@ -110,22 +115,4 @@ func writeFileSync(path string, data []byte) error {
 		return err
 	}
 	return nil
-}
-
-// syncDir fsyncs a directory, best effort: its entries are then durable.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
-}
-
-// oneLine replaces line breaks and other control characters with spaces.
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/emersion/go-message/textproto"
 
 	"bridgehead.dev/bridgehead/gateway/queue"
+	"bridgehead.dev/bridgehead/internal/durable"
+	"bridgehead.dev/bridgehead/internal/mailtext"
 )
 
 // Listener is the name the Watcher's messages carry in the queue's
@@ -190,7 +192,7 @@ func (w *Watcher) take(ctx context.Context, name string, key fileKey) bool {
 		w.stuck[key] = true
 		log.Error("queued pickup file but cannot remove it", slog.Any("error", err))
 	} else {
-		syncDir(w.opts.Dir)
+		_ = durable.SyncDir(w.opts.Dir)
 	}
 	log.Info("pickup file queued", slog.String("from", m.From), slog.Int("rcpts", len(m.Recipients)),
 		slog.Int("uid", uid), slog.Bool("x_headers", m.FromXHeaders))
@@ -269,7 +271,7 @@ func (w *Watcher) enqueue(ctx context.Context, m *Message, uid int) (string, err
 		b.WriteString(dateField(now))
 	}
 	if !m.Header.Has("Message-Id") {
-		b.WriteString(messageIDField(env.ID, w.opts.Hostname))
+		b.WriteString("Message-ID: " + mailtext.MessageID(env.ID, w.opts.Hostname) + "\r\n")
 	}
 	if err := textproto.WriteHeader(&b, m.Header); err != nil {
 		return "", fmt.Errorf("pickup: write header: %w", err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"bridgehead.dev/bridgehead/gateway/admin"
+	"bridgehead.dev/bridgehead/internal/mailtext"
 )
 
 const adminUsage = `usage:
@@ -298,7 +298,7 @@ func printQueueList(w io.Writer, body []byte) error {
 				line += " via " + r.Route
 			}
 			if r.LastReply != "" {
-				line += ": " + oneLine(r.LastReply)
+				line += ": " + mailtext.OneLine(r.LastReply)
 			}
 			fmt.Fprintf(tw, "\t\t\t\t\t%s\n", line)
 		}
@@ -342,7 +342,7 @@ func printQueueShow(w io.Writer, body []byte) error {
 		if !r.LastAttempt.IsZero() {
 			last = r.LastAttempt.UTC().Format(time.DateTime)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\t%s\n", r.Address, r.State, r.Attempts, last, oneLine(r.RemoteMTA), oneLine(r.LastReply))
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\t%s\n", r.Address, r.State, r.Attempts, last, mailtext.OneLine(r.RemoteMTA), mailtext.OneLine(r.LastReply))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -357,7 +357,7 @@ func printQueueShow(w io.Writer, body []byte) error {
 				reply = "no reply: " + a.Text
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%.1fs\n", a.Time.UTC().Format(time.DateTime), a.Recipient,
-				oneLine(a.RemoteMTA), oneLine(reply), a.Seconds)
+				mailtext.OneLine(a.RemoteMTA), mailtext.OneLine(reply), a.Seconds)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -365,7 +365,7 @@ func printQueueShow(w io.Writer, body []byte) error {
 	}
 	fmt.Fprintln(w, "\nheaders:")
 	for _, h := range d.Headers {
-		fmt.Fprintf(w, "  %s: %s\n", h.Name, oneLine(h.Value))
+		fmt.Fprintf(w, "  %s: %s\n", h.Name, mailtext.OneLine(h.Value))
 	}
 	return nil
 }
@@ -395,16 +395,4 @@ func age(secs float64) string {
 		return d.Round(time.Second).String()
 	}
 	return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
-}
-
-// oneLine makes s safe to print on one line of a table.
-func oneLine(s string) string {
-	var b bytes.Buffer
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			r = ' '
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-message/textproto"
+
+	"bridgehead.dev/bridgehead/internal/durable"
 )
 
 // Exit codes of sendmail(1), from sysexits.h.
@@ -380,9 +382,6 @@ func writePickupFile(ctx context.Context, dir string, now time.Time, head, msg [
 	}
 	ok = true
 	// Best effort: writers may not read the directory (mode 3730).
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
+	_ = durable.SyncDir(dir)
 	return name, nil
 }

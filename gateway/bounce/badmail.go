@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"bridgehead.dev/bridgehead/gateway/queue"
+	"bridgehead.dev/bridgehead/internal/mailtext"
 	"bridgehead.dev/bridgehead/mailboxstore"
 )
 
@@ -24,7 +25,7 @@ func (r *Reporter) doubleBounce(ctx context.Context, log *slog.Logger, env *queu
 	original, err := r.readOriginal(env.ID)
 	if err != nil {
 		log.Error("double bounce without its message", slog.Any("error", err))
-		note += "\r\nThe message itself could not be read: " + oneLine(err.Error()) + "\r\n"
+		note += "\r\nThe message itself could not be read: " + mailtext.OneLine(err.Error()) + "\r\n"
 	}
 	log.Warn("double bounce: undeliverable message with the null sender kept in badmail",
 		slog.Int("failed", len(failed)))
@@ -51,19 +52,19 @@ func (r *Reporter) keepBadmail(ctx context.Context, log *slog.Logger, note strin
 func badmailNote(o Options, env *queue.Envelope, failed []*queue.Recipient, why string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\r\n\r\n", why)
-	fmt.Fprintf(&b, "Queue id:    %s\r\n", oneLine(env.ID))
-	fmt.Fprintf(&b, "Sender:      <%s>\r\n", oneLine(env.From))
+	fmt.Fprintf(&b, "Queue id:    %s\r\n", mailtext.OneLine(env.ID))
+	fmt.Fprintf(&b, "Sender:      <%s>\r\n", mailtext.OneLine(env.From))
 	if !env.Received.IsZero() {
 		fmt.Fprintf(&b, "Received:    %s\r\n", env.Received.UTC().Format(time.RFC1123Z))
 	}
-	fmt.Fprintf(&b, "Reported by: %s\r\n", oneLine(o.Hostname))
+	fmt.Fprintf(&b, "Reported by: %s\r\n", mailtext.OneLine(o.Hostname))
 	for _, rc := range failed {
-		fmt.Fprintf(&b, "\r\nRecipient:   <%s>\r\n", oneLine(rc.Address))
+		fmt.Fprintf(&b, "\r\nRecipient:   <%s>\r\n", mailtext.OneLine(rc.Address))
 		if rc.RemoteMTA != "" {
-			fmt.Fprintf(&b, "Remote MTA:  %s\r\n", oneLine(rc.RemoteMTA))
+			fmt.Fprintf(&b, "Remote MTA:  %s\r\n", mailtext.OneLine(rc.RemoteMTA))
 		}
 		if rc.LastReply != "" {
-			fmt.Fprintf(&b, "Last reply:  %s\r\n", oneLine(rc.LastReply))
+			fmt.Fprintf(&b, "Last reply:  %s\r\n", mailtext.OneLine(rc.LastReply))
 		}
 	}
 	return b.String()
@@ -99,27 +100,17 @@ func badmailMessage(o Options, note string, original []byte) ([]byte, error) {
 	var id [12]byte
 	_, _ = rand.Read(id[:])
 	var b bytes.Buffer
-	pm := oneLine(o.Postmaster)
+	pm := mailtext.OneLine(o.Postmaster)
 	fmt.Fprintf(&b, "From: Mail Delivery System <%s>\r\n", pm)
 	fmt.Fprintf(&b, "To: <%s>\r\n", pm)
 	fmt.Fprintf(&b, "Subject: Undeliverable message with the null sender (double bounce)\r\n")
 	fmt.Fprintf(&b, "Date: %s\r\n", o.Now().Format(time.RFC1123Z))
-	fmt.Fprintf(&b, "Message-ID: <%s@%s>\r\n", hex.EncodeToString(id[:]), oneLine(o.Hostname))
+	fmt.Fprintf(&b, "Message-ID: <%s@%s>\r\n", hex.EncodeToString(id[:]), mailtext.OneLine(o.Hostname))
 	b.WriteString("Auto-Submitted: auto-generated\r\n")
 	b.WriteString("MIME-Version: 1.0\r\n")
 	fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n", mw.Boundary())
 	b.Write(body.Bytes())
 	return b.Bytes(), nil
-}
-
-// oneLine replaces line breaks and other control characters with spaces.
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
 }
 
 // isASCII reports whether b holds only 7-bit bytes.

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"bridgehead.dev/bridgehead/internal/durable"
 )
 
 func TestWriteFileAtomic(t *testing.T) {
@@ -12,7 +14,7 @@ func TestWriteFileAtomic(t *testing.T) {
 	dir := t.TempDir()
 	dst := filepath.Join(dir, "f.json")
 	synced := 0
-	sync := func() error { synced++; return syncDir(dir) }
+	sync := func() error { synced++; return durable.SyncDir(dir) }
 	if err := writeFileAtomic(os.CreateTemp, dir, dst, []byte("one"), sync); err != nil {
 		t.Fatal(err)
 	}

@@ -1,27 +1,10 @@
 package queue
 
 import (
-	"fmt"
-	"os"
 	"sync"
-)
 
-// syncDir fsyncs a directory so that entries created, renamed or removed in
-// it survive a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open directory %s: %w", dir, err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
-	}
-	return nil
-}
+	"bridgehead.dev/bridgehead/internal/durable"
+)
 
 // dirSyncer fsyncs one directory on behalf of many goroutines at once
 // (group commit): a caller needs a sync that starts after its own change
@@ -60,7 +43,7 @@ func (s *dirSyncer) Sync() error {
 		s.started++
 		n := s.started
 		s.mu.Unlock()
-		err := syncDir(s.dir)
+		err := durable.SyncDir(s.dir)
 		s.mu.Lock()
 		s.running = false
 		s.done, s.err = n, err

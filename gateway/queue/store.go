@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"bridgehead.dev/bridgehead/internal/durable"
 )
 
 // store is the queue's on-disk layout (see the package documentation).
@@ -196,7 +198,7 @@ func (s *store) recover(log *slog.Logger) ([]*Envelope, error) {
 			if err := os.Rename(p, s.corruptPath(id+".msg")); err != nil {
 				return nil, fmt.Errorf("move message with unreadable envelope aside: %w", err)
 			}
-			if err := syncDir(s.corrupt); err != nil {
+			if err := durable.SyncDir(s.corrupt); err != nil {
 				return nil, err
 			}
 		}
@@ -206,7 +208,7 @@ func (s *store) recover(log *slog.Logger) ([]*Envelope, error) {
 			return nil, err
 		}
 	}
-	if err := syncDir(s.tmp); err != nil {
+	if err := durable.SyncDir(s.tmp); err != nil {
 		return nil, err
 	}
 	return envs, nil
@@ -289,7 +291,7 @@ func (s *store) moveAside(name, id string) error {
 			return fmt.Errorf("move message of unreadable envelope aside: %w", err)
 		}
 	}
-	if err := syncDir(s.corrupt); err != nil {
+	if err := durable.SyncDir(s.corrupt); err != nil {
 		return err
 	}
 	return nil
