@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"bridgehead.dev/bridgehead/gateway/testservers"
 )
 
 // clock is a settable time for cache expiry.
@@ -49,7 +51,7 @@ func ctx(t *testing.T) context.Context {
 
 func TestLookupMXOrder(t *testing.T) {
 	t.Parallel()
-	s := startDNS(t,
+	s := testservers.StartDNS(t,
 		"remote.test. 300 IN MX 20 mx2.remote.test.",
 		"remote.test. 300 IN MX 10 mx1.remote.test.",
 		"remote.test. 300 IN MX 30 mx3.remote.test.",
@@ -70,18 +72,18 @@ func TestLookupMXOrder(t *testing.T) {
 	if !seenFirst["mx2.remote.test"] || !seenFirst["mx2b.remote.test"] {
 		t.Errorf("ties not shuffled: second place was always one of %v", seenFirst)
 	}
-	if n := s.count("remote.test. MX udp"); n != 1 {
+	if n := s.Queries("remote.test. MX udp"); n != 1 {
 		t.Errorf("server got %d MX queries, want 1 (cached)", n)
 	}
 }
 
 func TestLookupMXNullAndMissing(t *testing.T) {
 	t.Parallel()
-	s := startDNS(t,
+	s := testservers.StartDNS(t,
 		"nomail.test. 300 IN MX 0 .",
 		"addronly.test. 300 IN A 192.0.2.7",
 	)
-	s.set(func(s *testServer) { s.nx["gone.test."] = true })
+	s.SetNXDomain("gone.test.")
 	r, _ := newResolver(t, s.Addr)
 	if _, err := r.LookupMX(ctx(t), "nomail.test"); !errors.Is(err, ErrNullMX) {
 		t.Errorf("null MX: %v, want ErrNullMX", err)
@@ -100,7 +102,7 @@ func TestLookupMXNullAndMissing(t *testing.T) {
 
 func TestLookupIP(t *testing.T) {
 	t.Parallel()
-	s := startDNS(t,
+	s := testservers.StartDNS(t,
 		"both.test. 300 IN A 192.0.2.1",
 		"both.test. 300 IN A 192.0.2.2",
 		"both.test. 300 IN AAAA 2001:db8::1",
@@ -130,7 +132,7 @@ func TestLookupIP(t *testing.T) {
 
 func TestLookupAddr(t *testing.T) {
 	t.Parallel()
-	s := startDNS(t,
+	s := testservers.StartDNS(t,
 		"7.2.0.192.in-addr.arpa. 300 IN PTR mail.remote.test.",
 		"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. 300 IN PTR v6.remote.test.",
 	)
@@ -148,7 +150,7 @@ func TestLookupAddr(t *testing.T) {
 
 func TestCacheTTL(t *testing.T) {
 	t.Parallel()
-	s := startDNS(t, "ttl.test. 120 IN A 192.0.2.1")
+	s := testservers.StartDNS(t, "ttl.test. 120 IN A 192.0.2.1")
 	r, clk := newResolver(t, s.Addr)
 	lookup := func() {
 		t.Helper()
@@ -159,32 +161,32 @@ func TestCacheTTL(t *testing.T) {
 	lookup()
 	clk.Advance(119 * time.Second)
 	lookup()
-	if n := s.count("ttl.test. A udp"); n != 1 {
+	if n := s.Queries("ttl.test. A udp"); n != 1 {
 		t.Fatalf("within TTL: %d queries, want 1", n)
 	}
 	clk.Advance(2 * time.Second)
 	lookup()
-	if n := s.count("ttl.test. A udp"); n != 2 {
+	if n := s.Queries("ttl.test. A udp"); n != 2 {
 		t.Fatalf("after TTL: %d queries, want 2", n)
 	}
 }
 
 func TestCacheNegative(t *testing.T) {
 	t.Parallel()
-	s := startDNS(t)
-	s.set(func(s *testServer) { s.nx["nx.test."] = true }) // SOA minimum 30s
+	s := testservers.StartDNS(t)
+	s.SetNXDomain("nx.test.") // SOA minimum 30s
 	r, clk := newResolver(t, s.Addr)
 	for range 2 {
 		if _, err := r.LookupMX(ctx(t), "nx.test"); !errors.Is(err, ErrNotFound) {
 			t.Fatal(err)
 		}
 	}
-	if n := s.count("nx.test. MX udp"); n != 1 {
+	if n := s.Queries("nx.test. MX udp"); n != 1 {
 		t.Fatalf("NXDOMAIN not cached: %d queries", n)
 	}
 	clk.Advance(31 * time.Second)
 	_, _ = r.LookupMX(ctx(t), "nx.test")
-	if n := s.count("nx.test. MX udp"); n != 2 {
+	if n := s.Queries("nx.test. MX udp"); n != 2 {
 		t.Fatalf("NXDOMAIN cached past SOA minimum: %d queries", n)
 	}
 }
@@ -195,8 +197,8 @@ func TestTruncatedRetriesTCP(t *testing.T) {
 	for i := range 40 {
 		zone = append(zone, fmt.Sprintf("big.test. 300 IN MX %d mx%02d.a-rather-long-name-to-fill-the-datagram.test.", i, i))
 	}
-	s := startDNS(t, zone...)
-	s.set(func(s *testServer) { s.truncate["big.test."] = true })
+	s := testservers.StartDNS(t, zone...)
+	s.SetTruncated("big.test.")
 	r, _ := newResolver(t, s.Addr)
 	mxs, err := r.LookupMX(ctx(t), "big.test")
 	if err != nil {
@@ -205,8 +207,8 @@ func TestTruncatedRetriesTCP(t *testing.T) {
 	if len(mxs) != 40 || mxs[0].Host != "mx00.a-rather-long-name-to-fill-the-datagram.test" {
 		t.Fatalf("got %d MX, first %+v", len(mxs), mxs[0])
 	}
-	if s.count("big.test. MX udp") != 1 || s.count("big.test. MX tcp") != 1 {
-		t.Fatalf("queries: %v", s.queries)
+	if s.Queries("big.test. MX udp") != 1 || s.Queries("big.test. MX tcp") != 1 {
+		t.Fatalf("queries: udp %d, tcp %d", s.Queries("big.test. MX udp"), s.Queries("big.test. MX tcp"))
 	}
 }
 
@@ -235,13 +237,13 @@ func TestServerDownIsTemporary(t *testing.T) {
 
 func TestServerFailureIsTemporaryAndNotCached(t *testing.T) {
 	t.Parallel()
-	s := startDNS(t, "flaky.test. 300 IN MX 10 mx.flaky.test.")
-	s.set(func(s *testServer) { s.servfail = true })
+	s := testservers.StartDNS(t, "flaky.test. 300 IN MX 10 mx.flaky.test.")
+	s.SetServFail(true)
 	r, _ := newResolver(t, s.Addr)
 	if _, err := r.LookupMX(ctx(t), "flaky.test"); !IsTemporary(err) {
 		t.Fatalf("SERVFAIL: %v", err)
 	}
-	s.set(func(s *testServer) { s.servfail = false })
+	s.SetServFail(false)
 	if mxs, err := r.LookupMX(ctx(t), "flaky.test"); err != nil || len(mxs) != 1 {
 		t.Fatalf("after recovery: %v %v", mxs, err)
 	}

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"bridgehead.dev/bridgehead/gateway/queue"
 	"bridgehead.dev/bridgehead/gateway/testservers"
 )
@@ -63,77 +61,13 @@ func waitSubject(t *testing.T, sink *testservers.Sink, subject string) {
 	})
 }
 
-// testDNS is a miekg/dns server on a free loopback port (UDP and TCP)
-// answering from a fixed zone; names it does not know do not exist.
-type testDNS struct {
-	Addr string
-	rrs  []dns.RR
-}
-
-func startTestDNS(t *testing.T, zone ...string) *testDNS {
-	t.Helper()
-	d := &testDNS{}
-	for _, z := range zone {
-		rr, err := dns.NewRR(z)
-		if err != nil {
-			t.Fatalf("record %q: %v", z, err)
-		}
-		d.rrs = append(d.rrs, rr)
-	}
-	var pc net.PacketConn
-	var l net.Listener
-	for range 20 {
-		var err error
-		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		if l, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
-			break
-		}
-		pc.Close()
-		pc = nil
-	}
-	if pc == nil {
-		t.Fatal("no port free for both UDP and TCP")
-	}
-	d.Addr = pc.LocalAddr().String()
-	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: d}, {Listener: l, Handler: d}} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		done := make(chan struct{})
-		go func() { _ = srv.ActivateAndServe(); close(done) }()
-		<-started
-		t.Cleanup(func() { _ = srv.Shutdown(); <-done })
-	}
-	return d
-}
-
-func (d *testDNS) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
-	m := new(dns.Msg)
-	m.SetReply(req)
-	q := req.Question[0]
-	exists := false
-	for _, rr := range d.rrs {
-		if strings.EqualFold(rr.Header().Name, q.Name) {
-			exists = true
-			if rr.Header().Rrtype == q.Qtype {
-				m.Answer = append(m.Answer, dns.Copy(rr))
-			}
-		}
-	}
-	if !exists {
-		m.Rcode = dns.RcodeNameError
-	}
-	_ = w.WriteMsg(m)
-}
-
 // TestE2EOutboundMX delivers by MX lookup: the better exchanger's address
 // is dead, the second one is the sink.
 func TestE2EOutboundMX(t *testing.T) {
 	t.Parallel()
 	sink := testservers.StartSink(t)
 	_, port, _ := net.SplitHostPort(sink.Addr)
-	d := startTestDNS(t,
+	d := testservers.StartDNS(t,
 		"remote.test. 60 IN MX 10 mx1.remote.test.",
 		"remote.test. 60 IN MX 20 mx2.remote.test.",
 		"mx1.remote.test. 60 IN A 127.0.0.2", // nothing listens there

@@ -1,4 +1,4 @@
-package dnsresolver
+package testservers
 
 import (
 	"net"
@@ -10,10 +10,12 @@ import (
 	"github.com/miekg/dns"
 )
 
-// testServer is a miekg/dns server on a free loopback port, UDP and TCP,
-// answering from a zone given as text records; it counts the queries it
-// gets per "name TYPE" and transport.
-type testServer struct {
+// DNS is a miekg/dns server on a free loopback port, UDP and TCP on the
+// same port number, answering from a zone given as text records as a
+// recursive resolver would (CNAMEs followed, NXDOMAIN and NODATA with an
+// SOA). It counts the queries it gets.
+type DNS struct {
+	// Addr is host:port, for dns.server or a resolver's Server.
 	Addr string
 
 	mu       sync.Mutex
@@ -24,9 +26,12 @@ type testServer struct {
 	queries  map[string]int // "name TYPE proto" -> count
 }
 
-func startDNS(t *testing.T, zone ...string) *testServer {
+// StartDNS starts a DNS server for the zone's records (in zone-file text,
+// e.g. "example.test. 300 IN MX 10 mx.example.test."); it stops at the end
+// of the test.
+func StartDNS(t testing.TB, zone ...string) *DNS {
 	t.Helper()
-	s := &testServer{nx: map[string]bool{}, truncate: map[string]bool{}, queries: map[string]int{}}
+	s := &DNS{nx: map[string]bool{}, truncate: map[string]bool{}, queries: map[string]int{}}
 	for _, z := range zone {
 		rr, err := dns.NewRR(z)
 		if err != nil {
@@ -64,7 +69,8 @@ func startDNS(t *testing.T, zone ...string) *testServer {
 	return s
 }
 
-func (s *testServer) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+// ServeDNS implements dns.Handler.
+func (s *DNS) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	q := req.Question[0]
 	name := strings.ToLower(q.Name)
 	proto := w.RemoteAddr().Network()
@@ -109,19 +115,39 @@ func (s *testServer) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	_ = w.WriteMsg(m)
 }
 
+// soa is the SOA record of negative answers; minimum is their TTL.
 func soa(minimum uint32) dns.RR {
 	rr, _ := dns.NewRR("test. 300 IN SOA ns.test. hostmaster.test. 1 3600 600 86400 " + strconv.FormatUint(uint64(minimum), 10))
 	return rr
 }
 
-func (s *testServer) count(key string) int {
+// Queries returns how many queries came for key: "name TYPE proto", e.g.
+// "example.test. MX udp".
+func (s *DNS) Queries(key string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.queries[key]
 }
 
-func (s *testServer) set(f func(s *testServer)) {
+// SetNXDomain makes the server answer NXDOMAIN (SOA minimum 30s) for the
+// fully qualified name.
+func (s *DNS) SetNXDomain(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f(s)
+	s.nx[strings.ToLower(name)] = true
+}
+
+// SetTruncated makes UDP answers for the fully qualified name truncated, so
+// that clients retry over TCP.
+func (s *DNS) SetTruncated(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.truncate[strings.ToLower(name)] = true
+}
+
+// SetServFail makes every answer SERVFAIL while on.
+func (s *DNS) SetServFail(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.servfail = on
 }
