@@ -27,6 +27,7 @@ import (
 
 	"bridgehead.dev/bridgehead/authn"
 	"bridgehead.dev/bridgehead/directory"
+	"bridgehead.dev/bridgehead/internal/fakeclock"
 )
 
 // provider is an OpenID Connect provider on loopback HTTPS: a discovery
@@ -402,8 +403,7 @@ func TestOIDCLazyDiscovery(t *testing.T) {
 	p.down.Store(true)
 	key := rsaSigner(t, "k1")
 	p.publish(key)
-	c := newClock()
-	c.now = time.Now()
+	c := fakeclock.New(time.Now())
 	v, err := authn.NewOIDCVerifier(context.Background(), authn.OIDCOptions{
 		Issuer: p.srv.URL, Audience: "bridgehead", Resolver: tokenUsers{},
 		HTTPClient: p.srv.Client(), Lazy: true, Now: c.Now,
@@ -425,7 +425,7 @@ func TestOIDCLazyDiscovery(t *testing.T) {
 	if _, err := v.VerifyToken(ctx, tok); !errors.Is(err, directory.ErrUnavailable) {
 		t.Errorf("within the retry pause: %v, want unavailable", err)
 	}
-	c.advance(authn.DiscoveryRetry)
+	c.Advance(authn.DiscoveryRetry)
 	if u, err := v.VerifyToken(ctx, tok); err != nil || u.Login != "alice" {
 		t.Errorf("provider back: %v %v", u, err)
 	}

@@ -6,34 +6,17 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-sasl"
 
 	"bridgehead.dev/bridgehead/authn"
+	"bridgehead.dev/bridgehead/internal/fakeclock"
 )
 
-// clock is a settable time for throttle tests.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// newClock is a settable time for throttle tests.
+func newClock() *fakeclock.Clock { return fakeclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
 func newThrottle(t *testing.T, o authn.ThrottleOptions) *authn.Throttle {
 	t.Helper()
@@ -59,7 +42,7 @@ func TestThrottleGrowingDelayThenCutOff(t *testing.T) {
 		if d != w*time.Second || cut {
 			t.Errorf("failure %d: delay %v cut %v, want %v false", i+1, d, cut, w*time.Second)
 		}
-		c.advance(time.Second)
+		c.Advance(time.Second)
 	}
 	if _, cut := th.Failure(guesser, "userz"); !cut {
 		t.Fatal("6th failure did not cut the client off")
@@ -78,7 +61,7 @@ func TestThrottleGrowingDelayThenCutOff(t *testing.T) {
 	if _, cut := th.Failure(guesser, "late"); !cut {
 		t.Error("failure during the cool-down not cut off")
 	}
-	c.advance(10 * time.Minute)
+	c.Advance(10 * time.Minute)
 	if cut, _ := th.CutOff(guesser); cut {
 		t.Error("still cut off after the cool-down")
 	}
@@ -90,7 +73,7 @@ func TestThrottleWindowForgets(t *testing.T) {
 	th := newThrottle(t, authn.ThrottleOptions{Window: time.Minute, BaseDelay: time.Second, CutOff: 3, Now: c.Now})
 	th.Failure(guesser, "a")
 	th.Failure(guesser, "b")
-	c.advance(time.Minute)
+	c.Advance(time.Minute)
 	if d, cut := th.Failure(guesser, "c"); d != time.Second || cut {
 		t.Errorf("after the window: delay %v cut %v, want 1s false", d, cut)
 	}
@@ -226,7 +209,7 @@ func TestAuthenticatorThrottles(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
 	}
-	c.advance(authn.DefaultThrottleCoolDown)
+	c.Advance(authn.DefaultThrottleCoolDown)
 	if err := plain(bad, "alice", "alice-pw"); err != nil {
 		t.Errorf("after the cool-down: %v", err)
 	}

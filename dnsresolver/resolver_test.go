@@ -8,34 +8,16 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"bridgehead.dev/bridgehead/gateway/testservers"
+	"bridgehead.dev/bridgehead/internal/fakeclock"
 )
 
-// clock is a settable time for cache expiry.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func newResolver(t *testing.T, server string) (*Resolver, *clock) {
+func newResolver(t *testing.T, server string) (*Resolver, *fakeclock.Clock) {
 	t.Helper()
-	c := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	c := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	r, err := New(Options{Server: server, Timeout: 2 * time.Second, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +202,7 @@ func TestServerDownIsTemporary(t *testing.T) {
 	}
 	addr := pc.LocalAddr().String()
 	pc.Close()
-	c := &clock{}
+	c := &fakeclock.Clock{}
 	r, err := New(Options{Server: addr, Timeout: 300 * time.Millisecond, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -2,33 +2,16 @@ package gateway
 
 import (
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
+
+	"bridgehead.dev/bridgehead/internal/fakeclock"
 )
-
-// fakeClock is a clock the test moves.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func TestRateLimiter(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	r := newRateLimiter(4, clock.now)
+	clock := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	r := newRateLimiter(4, clock.Now)
 	a := netip.MustParseAddr("192.0.2.1")
 	for i := range 4 {
 		if !r.allow(a) {
@@ -45,7 +28,7 @@ func TestRateLimiter(t *testing.T) {
 		t.Errorf("IPv4-mapped address counted apart: %d addresses tracked", r.len())
 	}
 	// Half a minute earns half the bucket back.
-	clock.advance(30 * time.Second)
+	clock.Advance(30 * time.Second)
 	for i := range 2 {
 		if !r.allow(a) {
 			t.Errorf("after 30s: event %d refused, want two more", i+1)
@@ -55,7 +38,7 @@ func TestRateLimiter(t *testing.T) {
 		t.Error("after 30s: a third event allowed")
 	}
 	// Idle for a minute: forgotten at the next sweep.
-	clock.advance(time.Minute)
+	clock.Advance(time.Minute)
 	if !r.allow(netip.MustParseAddr("192.0.2.3")) {
 		t.Fatal("new address refused")
 	}
@@ -67,8 +50,8 @@ func TestRateLimiter(t *testing.T) {
 // IPv6 clients are counted by /64.
 func TestRateLimiterIPv6Prefix(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	r := newRateLimiter(2, clock.now)
+	clock := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	r := newRateLimiter(2, clock.Now)
 	if !r.allow(netip.MustParseAddr("2001:db8:1:2::1")) || !r.allow(netip.MustParseAddr("2001:db8:1:2:ffff::9")) {
 		t.Fatal("first two events of the /64 refused")
 	}
@@ -94,8 +77,8 @@ func TestRateLimiterOff(t *testing.T) {
 // untracked.
 func TestRateLimiterBounded(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	r := newRateLimiter(1, clock.now)
+	clock := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	r := newRateLimiter(1, clock.Now)
 	for i := range maxRateEntries + 10 {
 		ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 		if !r.allow(ip) {

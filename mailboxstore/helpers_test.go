@@ -9,31 +9,15 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"bridgehead.dev/bridgehead/internal/fakeclock"
 )
 
-// testClock is an adjustable clock.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
+// newTestClock is an adjustable clock.
+func newTestClock() *fakeclock.Clock {
+	return fakeclock.New(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // testLogger writes to the test's log.
@@ -49,7 +33,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func openTestStore(t testing.TB, dir string, clock *testClock) *Store {
+func openTestStore(t testing.TB, dir string, clock *fakeclock.Clock) *Store {
 	t.Helper()
 	opts := Options{Dir: dir, Logger: testLogger(t)}
 	if clock != nil {

@@ -6,8 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"bridgehead.dev/bridgehead/directory"
 	"github.com/go-ldap/ldap/v3"
+
+	"bridgehead.dev/bridgehead/directory"
 )
 
 func TestDefaultsAndPresets(t *testing.T) {

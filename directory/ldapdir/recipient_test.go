@@ -9,7 +9,11 @@ import (
 	"bridgehead.dev/bridgehead/directory"
 	"bridgehead.dev/bridgehead/directory/ldapdir"
 	"bridgehead.dev/bridgehead/directory/ldapdir/slapdtest"
+	"bridgehead.dev/bridgehead/internal/fakeclock"
 )
+
+// newClock is a settable clock for cache freshness.
+func newClock() *fakeclock.Clock { return fakeclock.New(time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)) }
 
 func TestOpenLDAPRecipients(t *testing.T) {
 	t.Parallel()
@@ -138,24 +142,4 @@ func TestCacheTTL(t *testing.T) {
 	if q := d.Stats().Queries; q != 4 {
 		t.Errorf("after 61s: %d queries, want 4", q)
 	}
-}
-
-// clock is a settable clock for cache freshness.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }

@@ -6,30 +6,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"bridgehead.dev/bridgehead/internal/fakeclock"
 )
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func open(t *testing.T, clock *fakeClock, retain time.Duration) (*Logger, string) {
+func open(t *testing.T, clock *fakeclock.Clock, retain time.Duration) (*Logger, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "smtp")
 	l, err := Open(Options{Dir: dir, Site: "submission", Computer: "gw.example.test", Retain: retain, Now: clock.Now})
@@ -51,7 +34,7 @@ func read(t *testing.T, path string) string {
 
 func TestFormat(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.FixedZone("CET", 3600))}
+	clock := fakeclock.New(time.Date(2026, 11, 23, 10, 0, 0, 0, time.FixedZone("CET", 3600)))
 	l, dir := open(t, clock, 0)
 	l.Log(Entry{
 		ClientIP: netip.MustParseAddr("192.0.2.7"), Username: "alice",
@@ -91,7 +74,7 @@ func TestNilLogger(t *testing.T) {
 
 func TestRotationAtUTCMidnight(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Date(2026, 11, 23, 23, 59, 59, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 11, 23, 23, 59, 59, 0, time.UTC))
 	l, dir := open(t, clock, 0)
 	l.Log(Entry{Method: "EHLO", Status: 250})
 	clock.Set(time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC))
@@ -111,7 +94,7 @@ func TestRotationAtUTCMidnight(t *testing.T) {
 
 func TestRetention(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC))
 	l, dir := open(t, clock, 3*24*time.Hour)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		t.Fatal(err)
@@ -138,7 +121,7 @@ func TestRetention(t *testing.T) {
 
 func TestAppendsAfterRestart(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC))
 	dir := t.TempDir()
 	for range 2 {
 		l, err := Open(Options{Dir: dir, Site: "s", Now: clock.Now})

@@ -12,28 +12,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"bridgehead.dev/bridgehead/internal/fakeclock"
 )
 
-// fakeClock is an injectable clock moved by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newFakeClock is the queue tests' clock, moved by hand.
+func newFakeClock() *fakeclock.Clock {
+	return fakeclock.New(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
 }
 
 // deliveryCall is what the fake deliverer saw in one Deliver call.

@@ -28,7 +28,7 @@ func TestRecoverySchedule(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	clk.Add(time.Minute)
+	clk.Advance(time.Minute)
 	q2 := openQueue(t, opts)
 	if q2.Len() != 2 {
 		t.Fatalf("Len = %d, want 2", q2.Len())
@@ -45,7 +45,7 @@ func TestRecoverySchedule(t *testing.T) {
 	}
 
 	// Later (or after an attempt cut short), the deferred one is due.
-	clk.Add(20 * time.Minute)
+	clk.Advance(20 * time.Minute)
 	q3 := openQueue(t, opts)
 	var due []string
 	for {

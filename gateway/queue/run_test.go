@@ -111,7 +111,7 @@ func TestMixedResults(t *testing.T) {
 
 	// Attempt 2, when due: only the pending recipient, deferred again for
 	// the second interval.
-	clk.Add(15 * time.Minute)
+	clk.Advance(15 * time.Minute)
 	q.signal()
 	call := recv(t, fd.started)
 	if !slices.Equal(call.Rcpts, []string{"later@example.test"}) {
@@ -124,7 +124,7 @@ func TestMixedResults(t *testing.T) {
 	}
 
 	// Attempt 3 delivers; the message ends with one failure.
-	clk.Add(30 * time.Minute)
+	clk.Advance(30 * time.Minute)
 	q.signal()
 	recv(t, fd.started)
 	recv(t, settled)
@@ -210,7 +210,7 @@ func TestExpiry(t *testing.T) {
 
 	id := commit(t, q, "slow@example.test")
 	recv(t, settled)
-	clk.Add(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	if err := q.RetryNow(id); err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestDelayNotice(t *testing.T) {
 	id := commit(t, q, "slow@example.test")
 	recv(t, settled)
 	for range 2 {
-		clk.Add(time.Hour)
+		clk.Advance(time.Hour)
 		if err := q.RetryNow(id); err != nil {
 			t.Fatal(err)
 		}
