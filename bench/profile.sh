@@ -28,23 +28,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-	for _ in $(seq 1 200); do
-		if (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; then return 0; fi
-		sleep 0.05
-	done
-	echo "nothing listening on $1" >&2
-	exit 1
-}
+source "$REPO/bench/lib.sh"
 
-(cd "$REPO" && go build -o "$OUT/bridgehead" ./cmd/bridgehead)
-BH="$OUT/bridgehead"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 \
-	-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
-	-keyout "$W/tls.key" -out "$W/tls.crt" 2>/dev/null
-PASSWORD=prof-$RANDOM$RANDOM
-HASH=$(printf '%s\n' "$PASSWORD" | "$BH" hash-password)
+bench_setup "$OUT"
 
 SINK=$(free_port)
 mkdir -p "$W/sink"
@@ -57,12 +43,7 @@ wait_port "127.0.0.1:$SINK"
 PORT=$(free_port)
 MODE=submission
 [ "$TLSMODE" = implicit ] && MODE=submissions
-cat >"$W/users.yaml" <<EOT
-users:
-  - login: bench
-    password: "$HASH"
-    addresses: [bench@example.test]
-EOT
+write_users "$W/users.yaml"
 cat >"$W/bridgehead.yaml" <<EOT
 hostname: bh.bench.localhost
 state_dir: $W/state

@@ -58,29 +58,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-	shuf -i 20000-60000 -n 1; }
-wait_port() { # host:port
-	local i
-	for i in $(seq 1 200); do
-		if (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; then return 0; fi
-		sleep 0.05
-	done
-	die "nothing listening on $1"
-}
+source "$REPO/bench/lib.sh"
 
 log "building bridgehead"
-(cd "$REPO" && go build -o "$W/bridgehead" ./cmd/bridgehead)
-BH="$W/bridgehead"
-
-# One ECDSA P-256 certificate for both servers.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 \
-	-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
-	-keyout "$W/tls.key" -out "$W/tls.crt" 2>/dev/null
+bench_setup "$W"
 chmod 644 "$W/tls.key" "$W/tls.crt"
-
-PASSWORD=bench-$RANDOM$RANDOM
-HASH=$(printf '%s\n' "$PASSWORD" | "$BH" hash-password)
 
 # --- smtp-sink back ends, one per server ----------------------------------
 start_sink() { # name port
@@ -201,12 +183,7 @@ PF_PID=$(tr -d ' ' <"$W/pf/spool/pid/master.pid")
 # --- bridgehead -----------------------------------------------------------
 BH_PORT=$(free_port)
 mkdir -p "$W/bh"
-cat >"$W/bh/users.yaml" <<EOF
-users:
-  - login: bench
-    password: "$HASH"
-    addresses: [bench@example.test]
-EOF
+write_users "$W/bh/users.yaml"
 cat >"$W/bh/bridgehead.yaml" <<EOF
 hostname: bh.bench.localhost
 state_dir: $W/bh/state
