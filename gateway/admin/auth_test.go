@@ -28,20 +28,7 @@ func serveTLS(t *testing.T, opts admin.Options) (string, *http.Client) {
 		t.Fatal(err)
 	}
 	srv.SetReady(true)
-	ln, err := admin.Listen(t.Context(), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	_, port, _ := net.SplitHostPort(serve(t, srv))
 	return "https://localhost:" + port, &http.Client{Transport: &http.Transport{TLSClientConfig: client}}
 }
 

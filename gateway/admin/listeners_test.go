@@ -64,15 +64,7 @@ func TestListeners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := admin.Listen(t.Context(), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
-	base := "http://" + ln.Addr().String()
+	base := "http://" + serve(t, srv)
 
 	var res admin.ListenerResult
 	if st := call(t, "POST", base+"/api/listeners/submission/pause", &res); st != 200 || res.Action != "pause" {

@@ -102,24 +102,35 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := admin.Listen(t.Context(), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.base = "http://" + ln.Addr().String()
-	sdone := make(chan error, 1)
-	go func() { sdone <- e.srv.Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-sdone; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
 		if err := <-qdone; err != nil {
 			t.Errorf("Run: %v", err)
 		}
 		_ = q.Close()
 	})
+	e.base = "http://" + serve(t, e.srv)
 	return e
+}
+
+// serve runs srv on a free loopback port until the test ends and returns
+// its address.
+func serve(t *testing.T, srv *admin.Server) string {
+	t.Helper()
+	ln, err := admin.Listen(t.Context(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return ln.Addr().String()
 }
 
 // submit queues a message to rcpts and waits for its first attempt.
@@ -364,15 +375,7 @@ func TestReadyzQueueNotWritable(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.SetReady(true)
-	ln, err := admin.Listen(t.Context(), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
-	if st := call(t, "GET", "http://"+ln.Addr().String()+"/readyz", nil); st != 503 {
+	if st := call(t, "GET", "http://"+serve(t, srv)+"/readyz", nil); st != 503 {
 		t.Errorf("readyz with an unwritable queue: %d", st)
 	}
 }
