@@ -152,18 +152,7 @@ func (q *Queue) RetryAll() int {
 			continue
 		}
 		n++
-		if e.busy {
-			e.retry = true
-			continue
-		}
-		env := cloneEnvelope(e.env)
-		env.NextAttempt = now
-		e.env = env
-		if e.index >= 0 {
-			heap.Fix(&q.sched, e.index)
-		} else {
-			heap.Push(&q.sched, e)
-		}
+		q.dueNow(e, now)
 	}
 	q.signal()
 	return n

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Errors returned by the queue.
@@ -178,20 +179,26 @@ func (q *Queue) RetryNow(id string) error {
 	if e.env.Held {
 		return fmt.Errorf("retry %q: %w", id, ErrHeld)
 	}
+	q.dueNow(e, q.opts.Now())
+	q.signal()
+	return nil
+}
+
+// dueNow schedules e for now, or, while an attempt is running, for right
+// after it. q.mu is held.
+func (q *Queue) dueNow(e *entry, now time.Time) {
 	if e.busy {
 		e.retry = true
-		return nil
+		return
 	}
 	env := cloneEnvelope(e.env)
-	env.NextAttempt = q.opts.Now()
+	env.NextAttempt = now
 	e.env = env
 	if e.index >= 0 {
 		heap.Fix(&q.sched, e.index)
 	} else {
 		heap.Push(&q.sched, e)
 	}
-	q.signal()
-	return nil
 }
 
 // add puts a newly committed message in the schedule.
