@@ -46,7 +46,8 @@ func (s *session) receive(r io.Reader) error {
 }
 
 func (s *session) data(r io.Reader) error {
-	br := bufio.NewReaderSize(&strictReader{r: r, maxLine: s.lo.Limits.MaxLineLength}, 32<<10)
+	br := s.gw.ctl.dataReader(&strictReader{r: r, maxLine: s.lo.Limits.MaxLineLength})
+	defer s.gw.ctl.putDataReader(br)
 	raw, err := readHeaderBlock(br)
 	if err != nil {
 		return err

@@ -64,6 +64,9 @@ type control struct {
 	drains map[*stack]struct{}
 	// wg counts goroutines that drain stacks.
 	wg sync.WaitGroup
+
+	// readers are DATA read buffers for reuse (datareader.go).
+	readers sync.Pool
 }
 
 // New makes a gateway; opts are validated.
