@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
+	"golang.org/x/sync/singleflight"
 
 	"bridgehead.dev/bridgehead/directory"
 )
@@ -42,11 +43,14 @@ type CacheOptions struct {
 // An entry is keyed by the login and holds an HMAC-SHA256 of the password
 // under a random key made when the Cache is, never the password itself; a
 // different password never matches it. Any failure for a login evicts its
-// entry, and failures are never remembered. It is safe for concurrent use.
+// entry, and failures are never remembered. Clients logging in with the
+// same login and password at the same moment share one check. It is safe
+// for concurrent use.
 type Cache struct {
 	inner  directory.Authenticator
 	key    []byte
 	lru    *expirable.LRU[string, cacheEntry]
+	checks singleflight.Group // keyed by login and MAC
 	hits   atomic.Uint64
 	misses atomic.Uint64
 }
@@ -93,13 +97,28 @@ func (c *Cache) Authenticate(ctx context.Context, login, password string) (*dire
 		return cloneUser(e.user), nil
 	}
 	c.misses.Add(1)
-	user, err := c.inner.Authenticate(ctx, login, password)
-	if err != nil || user == nil {
-		c.lru.Remove(login)
-		return user, err
+	// A storm of clients with the same credentials (a client pool starting
+	// up, a load test) would otherwise run one directory bind or bcrypt
+	// check each.
+	ch := c.checks.DoChan(login+"\x00"+string(mac), func() (any, error) {
+		user, err := c.inner.Authenticate(ctx, login, password)
+		if err != nil || user == nil {
+			c.lru.Remove(login)
+			return user, err
+		}
+		c.lru.Add(login, cacheEntry{mac: mac, user: cloneUser(user)})
+		return user, nil
+	})
+	select {
+	case r := <-ch:
+		user, _ := r.Val.(*directory.User)
+		if r.Shared && user != nil {
+			user = cloneUser(user)
+		}
+		return user, r.Err
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	c.lru.Add(login, cacheEntry{mac: mac, user: cloneUser(user)})
-	return user, nil
 }
 
 // Forget drops the login's entry, if any.

@@ -3,6 +3,7 @@ package authn_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -136,5 +137,59 @@ func TestNewCacheRefusesBadOptions(t *testing.T) {
 	}
 	if _, err := authn.NewCache(&fakeDir{}, authn.CacheOptions{TTL: -1}); err == nil {
 		t.Error("negative TTL accepted")
+	}
+}
+
+// blockingDir is a directory whose checks wait for release, counting them.
+type blockingDir struct {
+	release chan struct{}
+	mu      sync.Mutex
+	calls   int
+}
+
+func (d *blockingDir) Authenticate(ctx context.Context, login, password string) (*directory.User, error) {
+	d.mu.Lock()
+	d.calls++
+	d.mu.Unlock()
+	<-d.release
+	return &directory.User{Login: login, Addresses: []string{login + "@example.test"}}, nil
+}
+
+func TestCacheSimultaneousLoginsShareOneCheck(t *testing.T) {
+	t.Parallel()
+	const clients = 16
+	dir := &blockingDir{release: make(chan struct{})}
+	c := newCache(t, dir)
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for range clients {
+		wg.Go(func() {
+			u, err := c.Authenticate(context.Background(), "alice", "alice-pw")
+			if err == nil && u.Login != "alice" {
+				err = errors.New("wrong user " + u.Login)
+			}
+			errs <- err
+		})
+	}
+	// Every client has missed the cache and is waiting on a check.
+	for {
+		if _, misses := c.Stats(); misses == clients {
+			break
+		}
+		runtime.Gosched()
+	}
+	close(dir.release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	dir.mu.Lock()
+	defer dir.mu.Unlock()
+	// Without sharing, each of the clients blocked in a check of its own.
+	if dir.calls >= clients {
+		t.Errorf("%d directory checks for %d simultaneous logins, want them shared", dir.calls, clients)
 	}
 }

@@ -56,9 +56,6 @@ EOT
 "$BH" serve -config "$W/bridgehead.yaml" 2>"$W/serve.log" &
 BH_PID=$!
 wait_port "127.0.0.1:$PORT"
-# One login first: the auth cache then answers the others.
-"$BH" loadtest -quiet -server "127.0.0.1:$PORT" -tls "$TLSMODE" -auth plain -user bench -password "$PASSWORD" \
-	-from bench@example.test -to rcpt@example.net -c 1 -n 1 >/dev/null 2>&1 || true
 "$BH" loadtest -server "127.0.0.1:$PORT" -tls "$TLSMODE" -auth plain -user bench -password "$PASSWORD" \
 	-from bench@example.test -to rcpt@example.net -c "$C" -idle "$SESSIONS" -sources 8 \
 	-server-pid "$BH_PID" ${LOADTEST_FLAGS:-}
