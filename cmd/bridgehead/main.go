@@ -33,12 +33,22 @@ commands:
 // errUsage marks a command-line mistake: exit code 2.
 var errUsage = errors.New("usage")
 
+// exitCode is a command's exit status when it is not ours to choose (the
+// sendmail(1) codes); the command has said what went wrong.
+type exitCode int
+
+// Error implements error.
+func (c exitCode) Error() string { return fmt.Sprintf("exit status %d", int(c)) }
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
+	var code exitCode
 	switch {
 	case err == nil:
+	case errors.As(err, &code):
+		os.Exit(int(code))
 	case errors.Is(err, errUsage):
 		os.Exit(2)
 	case errors.Is(err, errSilent):
@@ -76,7 +86,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "loadtest":
 		return cmdLoadtest(ctx, args, stdout, stderr)
 	case "sendmail":
-		os.Exit(cmdSendmail(ctx, args, stdin, stderr)) // sendmail(1)'s exit codes, not ours
+		return cmdSendmail(ctx, args, stdin, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -60,8 +60,9 @@ type sendmailEnv struct {
 }
 
 // cmdSendmail is "bridgehead sendmail": it reads a message on stdin and
-// writes it to the pickup directory. It returns the exit status.
-func cmdSendmail(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer) int {
+// writes it to the pickup directory. A failure is an exitCode with
+// sendmail(1)'s status, its reason already written to stderr.
+func cmdSendmail(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer) error {
 	env := sendmailEnv{getenv: os.Getenv, user: invokingUser, now: time.Now}
 	f, err := parseSendmailFlags(args)
 	if err != nil {
@@ -75,14 +76,14 @@ func cmdSendmail(ctx context.Context, args []string, stdin io.Reader, stderr io.
 		fmt.Fprintln(stderr, "bridgehead sendmail:", err)
 		var se *sendmailError
 		if errors.As(err, &se) {
-			return se.code
+			return exitCode(se.code)
 		}
-		return exTempFail
+		return exitCode(exTempFail)
 	}
 	if f.verbose {
 		fmt.Fprintln(stderr, "bridgehead sendmail: handed to the pickup directory as", name)
 	}
-	return 0
+	return nil
 }
 
 // sendmail does the work of cmdSendmail and returns the pickup file
