@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the integration tests start or drive (see shared recipes).
-packages=(swaks msmtp dovecot-imapd dovecot-lmtpd postfix slapd ldap-utils python3 ca-certificates clamav-daemon rspamd systemd)
-binaries=(swaks msmtp dovecot smtp-sink slapd slapadd python3 clamd rspamd systemd-analyze)
+packages=(swaks msmtp dovecot-imapd dovecot-lmtpd postfix slapd ldap-utils python3 ca-certificates clamav-daemon rspamd systemd haproxy fail2ban)
+binaries=(swaks msmtp dovecot smtp-sink slapd slapadd python3 clamd rspamd systemd-analyze haproxy fail2ban-regex)
 missing=()
 for b in "${binaries[@]}"; do
   command -v "$b" >/dev/null 2>&1 || [ -x "/usr/sbin/$b" ] || missing+=("$b")

@@ -19,10 +19,12 @@ import (
 	"strings"
 	"testing"
 
-	"bridgehead.dev/bridgehead/autoconfig"
-	"bridgehead.dev/bridgehead/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
+
+	"bridgehead.dev/bridgehead/autoconfig"
+	"bridgehead.dev/bridgehead/gateway/testservers"
+	"bridgehead.dev/bridgehead/metrics"
 )
 
 // deployDir is deploy/ seen from this package.
@@ -477,7 +479,7 @@ func TestDeployHAProxy(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^\s*mode\s+tcp\b`).Match(data) {
 		t.Error("not in TCP mode")
 	}
-	if haproxy, err := exec.LookPath("haproxy"); err == nil {
+	if haproxy := testservers.Binary(t, "haproxy"); haproxy != "" {
 		if out, err := exec.Command(haproxy, "-c", "-f", cfgPath).CombinedOutput(); err != nil {
 			t.Errorf("haproxy -c: %v\n%s", err, out)
 		}

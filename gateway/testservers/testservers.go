@@ -47,6 +47,19 @@ func Require(t testing.TB, binaries ...string) {
 	}
 }
 
+// Binary returns the path of an optional tool a test uses for an extra
+// check. When it is missing, the test fails if the environment variable CI
+// is set, and otherwise Binary returns "" (the caller leaves that check
+// out).
+func Binary(t testing.TB, name string) string {
+	t.Helper()
+	p := lookBin(name)
+	if p == "" && os.Getenv("CI") != "" {
+		t.Fatalf("testservers: %s is not installed", name)
+	}
+	return p
+}
+
 func lookBin(name string) string {
 	if p, err := exec.LookPath(name); err == nil {
 		return p
