@@ -248,38 +248,14 @@ func TestNewIMAPVerifierRefusesBadOptions(t *testing.T) {
 func TestIMAPVerifierTimeout(t *testing.T) {
 	t.Parallel()
 	// A server that accepts and never greets.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conns []net.Conn
-	var mu sync.Mutex
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	v := newIMAP(t, authn.IMAPOptions{Address: ln.Addr().String(), TLS: authn.IMAPPlaintext})
+	addr := testservers.StartSilent(t)
+	v := newIMAP(t, authn.IMAPOptions{Address: addr, TLS: authn.IMAPPlaintext})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := v.Authenticate(ctx, "carol", "pw"); !errors.Is(err, directory.ErrUnavailable) {
 		t.Errorf("cancelled: %v", err)
 	}
-	v = newIMAP(t, authn.IMAPOptions{Address: ln.Addr().String(), TLS: authn.IMAPPlaintext, Timeout: 50 * time.Millisecond})
+	v = newIMAP(t, authn.IMAPOptions{Address: addr, TLS: authn.IMAPPlaintext, Timeout: 50 * time.Millisecond})
 	if _, err := v.Authenticate(context.Background(), "carol", "pw"); !errors.Is(err, directory.ErrUnavailable) {
 		t.Errorf("silent server: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -121,4 +122,37 @@ func logTail(path string) string {
 		b = b[len(b)-4000:]
 	}
 	return fmt.Sprintf("--- %s ---\n%s", path, b)
+}
+
+// StartSilent starts a TCP server on a free loopback port that accepts
+// connections and never answers, to exercise timeouts; it returns its
+// host:port. It and its connections are closed at cleanup.
+func StartSilent(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
 }

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"text/template"
 	"time"
+
+	"bridgehead.dev/bridgehead/gateway/testservers"
 )
 
 //go:embed ad.schema
@@ -303,30 +305,5 @@ func DeadURL(t testing.TB) string {
 // never answers, to exercise timeouts. It is closed at cleanup.
 func SilentURL(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "ldap://" + l.Addr().String()
+	return "ldap://" + testservers.StartSilent(t)
 }
