@@ -89,6 +89,10 @@ func (q *Queue) setHeld(op, id string, held bool) error {
 	}
 	env := cloneEnvelope(e.env)
 	env.Held = held
+	if err := q.ensureFile(e); err != nil {
+		q.unclaim(e, nil)
+		return fmt.Errorf("%s %q: %w", op, id, err)
+	}
 	if err := q.store.writeEnvelope(env); err != nil {
 		q.unclaim(e, nil)
 		return fmt.Errorf("%s %q: %w", op, id, err)
@@ -99,7 +103,8 @@ func (q *Queue) setHeld(op, id string, held bool) error {
 }
 
 // Delete removes message id from the queue, envelope first and then its
-// bytes, without a report to the sender. It refuses with ErrBusy while an
+// bytes (or marks its journal record done), without a report to the
+// sender. It refuses with ErrBusy while an
 // attempt is in flight and returns an error wrapping ErrNotFound for an
 // unknown id. When the files cannot be removed the message stays queued.
 func (q *Queue) Delete(id string) error {
@@ -107,9 +112,11 @@ func (q *Queue) Delete(id string) error {
 	if err != nil {
 		return err
 	}
-	if err := q.store.remove(id); err != nil {
-		q.unclaim(e, nil)
-		return fmt.Errorf("delete %q: %w", id, err)
+	if !q.dropJournal(e) {
+		if err := q.store.remove(id); err != nil {
+			q.unclaim(e, nil)
+			return fmt.Errorf("delete %q: %w", id, err)
+		}
 	}
 	q.forget(id)
 	q.log.Info("message deleted by the administrator", slog.String("queue_id", id))

@@ -17,6 +17,7 @@ import (
 func (q *Queue) process(ctx context.Context, e *entry) {
 	q.mu.Lock()
 	env := cloneEnvelope(e.env)
+	loc := e.loc
 	q.mu.Unlock()
 	log := q.log.With(slog.String("queue_id", env.ID))
 	if q.settled != nil {
@@ -24,7 +25,7 @@ func (q *Queue) process(ctx context.Context, e *entry) {
 	}
 	var notifyDelay bool
 	if pending := env.Pending(); len(pending) > 0 {
-		notifyDelay = q.attempt(ctx, log, env, pending)
+		notifyDelay = q.attempt(ctx, log, env, loc, pending)
 	}
 	if len(env.Pending()) > 0 {
 		q.reschedule(ctx, log, e, env, notifyDelay)
@@ -35,13 +36,13 @@ func (q *Queue) process(ctx context.Context, e *entry) {
 
 // attempt hands the pending recipients to the Deliverer and records the
 // results in env, including expiry and the next attempt time. It reports
-// whether a delay notice is due.
-func (q *Queue) attempt(ctx context.Context, log *slog.Logger, env *Envelope, pending []*Recipient) bool {
+// whether a delay notice is due. loc is the message's journal record, if
+// it is in the journal.
+func (q *Queue) attempt(ctx context.Context, log *slog.Logger, env *Envelope, loc *jloc, pending []*Recipient) bool {
 	id := env.ID
-	path := q.store.bodyPath(id)
 	msg := &Message{
 		Envelope: cloneEnvelope(env),
-		Open:     func() (io.ReadCloser, error) { return openBody(path) },
+		Open:     func() (io.ReadCloser, error) { return q.openQueued(id, loc) },
 	}
 	rcpts := make([]*Recipient, len(pending))
 	for i, r := range pending {
@@ -143,7 +144,11 @@ func replyText(res Result) string {
 // reschedule records a message with pending recipients and puts it back on
 // the schedule.
 func (q *Queue) reschedule(ctx context.Context, log *slog.Logger, e *entry, env *Envelope, notifyDelay bool) {
-	if err := q.store.writeEnvelope(env); err != nil {
+	err := q.ensureFile(e)
+	if err == nil {
+		err = q.store.writeEnvelope(env)
+	}
+	if err != nil {
 		// The previous state stays on disk; after a restart the message
 		// is tried again from there.
 		log.Error("cannot record delivery state", slog.Any("error", err))
@@ -190,15 +195,21 @@ func (q *Queue) finish(ctx context.Context, log *slog.Logger, e *entry, env *Env
 		}
 	}
 	if len(failed) == 0 {
-		if err := q.store.remove(env.ID); err != nil {
-			log.Error("cannot remove delivered message", slog.Any("error", err))
+		if !q.dropJournal(e) {
+			if err := q.store.remove(env.ID); err != nil {
+				log.Error("cannot remove delivered message", slog.Any("error", err))
+			}
 		}
 		q.forget(env.ID)
 		log.Info("message finished", slog.String("outcome", "delivered"),
 			slog.Int("delivered", delivered), slog.Int("attempts", env.Attempts))
 		return
 	}
-	if err := q.store.writeEnvelope(env); err != nil {
+	err := q.ensureFile(e)
+	if err == nil {
+		err = q.store.writeEnvelope(env)
+	}
+	if err != nil {
 		// Without the final state on disk the failure must not be
 		// reported yet: keep the message and try again later.
 		log.Error("cannot record final state", slog.Any("error", err))

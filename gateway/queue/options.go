@@ -14,6 +14,13 @@ const (
 	DefaultExpire        = 48 * time.Hour
 	DefaultWorkers       = 32
 	DefaultShutdownGrace = 30 * time.Second
+	// DefaultSpillThreshold is the message size up to which a
+	// transaction buffers the message in memory and commits it to the
+	// journal.
+	DefaultSpillThreshold = 1 << 20
+	// DefaultJournalSegmentSize is the size past which the journal
+	// starts a new segment.
+	DefaultJournalSegmentSize = 64 << 20
 )
 
 // DefaultRetry returns the default retry schedule: 15m, 30m, 1h, 4h, the
@@ -68,6 +75,23 @@ type Options struct {
 	// renaming them into place. Default os.CreateTemp; tests inject
 	// failures here.
 	CreateTemp func(dir, pattern string) (*os.File, error)
+	// SpillThreshold is the message size up to which a transaction keeps
+	// the message in memory and Commit appends it to the journal (one
+	// write and one fsync shared with the concurrent commits); a larger
+	// message is written to its own file as it arrives. Default
+	// DefaultSpillThreshold (1 MiB); negative: no journal, every message
+	// gets its own file from Begin on.
+	SpillThreshold int64
+	// JournalSegmentSize is the size past which the journal starts a new
+	// segment file. Default DefaultJournalSegmentSize (64 MiB).
+	JournalSegmentSize int64
+
+	// syncFile makes a journal segment's writes durable. Default
+	// fdatasync; tests count the calls here.
+	syncFile func(*os.File) error
+	// journalEnqueued, if set (by tests), is called each time a record
+	// joins the journal's waiting batch.
+	journalEnqueued func()
 }
 
 // Validate checks the options and fills in defaults.
@@ -115,6 +139,18 @@ func (o *Options) Validate() error {
 	}
 	if o.CreateTemp == nil {
 		o.CreateTemp = os.CreateTemp
+	}
+	if o.SpillThreshold == 0 {
+		o.SpillThreshold = DefaultSpillThreshold
+	}
+	if o.JournalSegmentSize == 0 {
+		o.JournalSegmentSize = DefaultJournalSegmentSize
+	}
+	if o.JournalSegmentSize < 0 {
+		return fmt.Errorf("queue: journal segment size is %d, must be positive", o.JournalSegmentSize)
+	}
+	if o.syncFile == nil {
+		o.syncFile = datasync
 	}
 	return nil
 }

@@ -39,6 +39,8 @@ type Queue struct {
 	log   *slog.Logger
 	store *store
 	lock  *os.File
+	// journal holds the fresh messages' records (journal.go).
+	journal *journal
 
 	// settled, if set (by tests, before Run), is called after each
 	// attempt's outcome has been recorded.
@@ -89,11 +91,22 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 		entries:  map[string]*entry{},
 		reserved: map[string]bool{},
 	}
+	jdir := filepath.Join(opts.Dir, "journal")
+	if err := os.MkdirAll(jdir, 0o700); err != nil {
+		_ = lock.Close()
+		return nil, fmt.Errorf("open queue: create queue directory: %w", err)
+	}
+	if err := st.recoverJournal(jdir, q.log); err != nil {
+		_ = lock.Close()
+		return nil, fmt.Errorf("open queue: %w", err)
+	}
 	envs, err := st.recover(q.log)
 	if err != nil {
 		_ = lock.Close()
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
+	q.journal = newJournal(jdir, opts.JournalSegmentSize, opts.syncFile, q.log)
+	q.journal.enqueued = opts.journalEnqueued
 	now := opts.Now()
 	due := 0
 	for _, env := range envs {
@@ -116,11 +129,14 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 // process forked at that very moment holds the lock until it execs.)
 func (q *Queue) Close() error {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	if q.closed {
+		q.mu.Unlock()
 		return nil
 	}
 	q.closed = true
+	q.mu.Unlock()
+	// The journal's segments stay on disk; the next Open migrates them.
+	q.journal.close()
 	if err := q.lock.Close(); err != nil {
 		return fmt.Errorf("close queue: %w", err)
 	}
@@ -201,11 +217,12 @@ func (q *Queue) dueNow(e *entry, now time.Time) {
 	}
 }
 
-// add puts a newly committed message in the schedule.
-func (q *Queue) add(env *Envelope) {
+// add puts a newly committed message in the schedule; loc is its journal
+// record, if it has one.
+func (q *Queue) add(env *Envelope, loc *jloc) {
 	q.mu.Lock()
 	delete(q.reserved, env.ID)
-	e := &entry{env: env, index: -1}
+	e := &entry{env: env, index: -1, loc: loc}
 	q.entries[env.ID] = e
 	if !env.Held {
 		heap.Push(&q.sched, e)

@@ -14,6 +14,9 @@ type entry struct {
 	retry bool
 	// index is the position in the schedule, -1 when not scheduled.
 	index int
+	// loc is where the message's record lies in the journal while the
+	// message is there rather than in msg/; nil otherwise. Under q.mu.
+	loc *jloc
 }
 
 // schedule is a min-heap of the messages waiting for an attempt, earliest

@@ -33,6 +33,11 @@ func crc32c(b []byte) uint32 {
 	return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli))
 }
 
+// crc32cUpdate returns the CRC-32C crc updated with b.
+func crc32cUpdate(crc uint32, b []byte) uint32 {
+	return crc32.Update(crc, crc32.MakeTable(crc32.Castagnoli), b)
+}
+
 // appendTrailer appends the envelope and the footer to dst, for a message
 // of bodyLen bytes.
 func appendTrailer(dst []byte, bodyLen int64, envJSON []byte) []byte {

@@ -20,7 +20,11 @@ type Tx struct {
 	q   *Queue
 	env *Envelope
 
-	mu   sync.Mutex
+	mu sync.Mutex
+	// rec holds the journal record being built (header space, id, the
+	// bytes so far) while the message is small; nil once it has spilled
+	// to f, or the transaction is over.
+	rec  *[]byte
 	f    *os.File      // temporary body file; nil once closed
 	w    *bufio.Writer // buffers writes to f; back in the pool once done
 	n    int64
@@ -28,8 +32,10 @@ type Tx struct {
 	done bool  // committed or aborted
 }
 
-// Begin starts a transaction for env and creates its temporary file. The
-// caller sets env.ID with NewID, or Begin does when it is empty. Empty
+// Begin starts a transaction for env. The message is buffered in memory
+// until it grows past Options.SpillThreshold, when it moves to a temporary
+// file (with a negative SpillThreshold, Begin creates that file at once).
+// The caller sets env.ID with NewID, or Begin does when it is empty. Empty
 // recipient states become pending. The queue keeps its own copy of env at
 // Commit.
 func (q *Queue) Begin(env *Envelope) (*Tx, error) {
@@ -63,12 +69,36 @@ func (q *Queue) Begin(env *Envelope) (*Tx, error) {
 	q.reserved[env.ID] = true
 	q.mu.Unlock()
 
+	if q.opts.SpillThreshold >= 0 {
+		rec := q.journal.getBuf()
+		*rec = startRecord(*rec, env.ID)
+		return &Tx{q: q, env: env, rec: rec}, nil
+	}
 	f, err := q.opts.CreateTemp(q.store.tmp, env.ID+".*")
 	if err != nil {
 		q.release(env.ID)
 		return nil, fmt.Errorf("queue: begin %s: create temporary file: %w", env.ID, err)
 	}
 	return &Tx{q: q, env: env, f: f, w: q.getWriter(f)}, nil
+}
+
+// spill moves the bytes buffered so far to a temporary file, which takes
+// the rest of the message. tx.mu is held.
+func (tx *Tx) spill() error {
+	q, id := tx.q, tx.env.ID
+	f, err := q.opts.CreateTemp(q.store.tmp, id+".*")
+	if err != nil {
+		return fmt.Errorf("queue: write %s: create temporary file: %w", id, err)
+	}
+	tx.f, tx.w = f, q.getWriter(f)
+	rec := tx.rec
+	tx.rec = nil
+	_, err = tx.w.Write((*rec)[recordPrefixLen(id):])
+	q.journal.putBuf(rec)
+	if err != nil {
+		return fmt.Errorf("queue: write %s: %w", id, err)
+	}
+	return nil
 }
 
 // taken reports whether id is queued or being written. q.mu is held.
@@ -97,6 +127,17 @@ func (tx *Tx) Write(p []byte) (int, error) {
 	if tx.err != nil {
 		return 0, tx.err
 	}
+	if tx.rec != nil {
+		if tx.n+int64(len(p)) <= tx.q.opts.SpillThreshold {
+			*tx.rec = append(*tx.rec, p...)
+			tx.n += int64(len(p))
+			return len(p), nil
+		}
+		if err := tx.spill(); err != nil {
+			tx.err = err
+			return 0, err
+		}
+	}
 	n, err := tx.w.Write(p)
 	tx.n += int64(n)
 	if err != nil {
@@ -106,12 +147,18 @@ func (tx *Tx) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// Commit stores the message durably: it appends the envelope to the
-// bytes, fsyncs the file, renames it into place and fsyncs the directory,
-// in that order. It sets env.Size, env.Received and env.NextAttempt on the
-// caller's envelope and makes the message due at once. On error nothing of
-// the message is left and the transaction is over. Commit is safe to call
-// from many sessions at once; their directory fsyncs are shared.
+// Commit stores the message durably and returns nil only once its bytes
+// and envelope are on stable storage. A message buffered in memory is
+// appended, with its envelope, as one record to the journal, whose
+// committer writes and fsyncs the records of concurrent commits together.
+// A message spilled to a file gets the envelope appended, the file
+// fsynced, renamed into place and the directory fsynced. Commit sets
+// env.Size, env.Received and env.NextAttempt on the caller's envelope and
+// makes the message due at once. On error nothing of the message is left
+// and the transaction is over. ctx is honoured until the record is taken
+// for writing; from then Commit waits for that write and fsync, so that an
+// error never leaves a message queued. Commit is safe to call from many
+// sessions at once.
 func (tx *Tx) Commit(ctx context.Context) error {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
@@ -123,24 +170,69 @@ func (tx *Tx) Commit(ctx context.Context) error {
 		tx.cleanup(false, false)
 		return fmt.Errorf("queue: commit %s: %w", tx.env.ID, err)
 	}
-	if err := tx.commit(); err != nil {
-		return err
+	if tx.rec != nil {
+		return tx.commitJournal(ctx)
 	}
-	return nil
+	return tx.commit()
 }
 
-func (tx *Tx) commit() error {
-	q, st, id := tx.q, tx.q.store, tx.env.ID
-	if tx.err != nil {
-		tx.cleanup(false, false)
-		return tx.err
-	}
-	now := q.opts.Now()
+// committedEnvelope returns the queue's copy of the envelope as committed
+// now, and its encoding.
+func (tx *Tx) committedEnvelope() (*Envelope, []byte, error) {
+	now := tx.q.opts.Now()
 	env := cloneEnvelope(tx.env)
 	env.Size = tx.n
 	env.Received = now
 	env.NextAttempt = now
 	data, err := encodeEnvelope(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	return env, data, nil
+}
+
+// commitJournal commits a message buffered in memory as a journal record.
+func (tx *Tx) commitJournal(ctx context.Context) error {
+	q, id := tx.q, tx.env.ID
+	if tx.err != nil {
+		tx.cleanup(false, false)
+		return tx.err
+	}
+	env, data, err := tx.committedEnvelope()
+	if err != nil {
+		tx.cleanup(false, false)
+		return fmt.Errorf("queue: commit %s: %w", id, err)
+	}
+	rec := tx.rec
+	tx.rec = nil
+	*rec = finishRecord(*rec, id, data)
+	loc, err := q.journal.commit(ctx, id, rec)
+	if err != nil {
+		tx.cleanup(false, false)
+		return fmt.Errorf("queue: commit %s: %w", id, err)
+	}
+	tx.committed(env, loc)
+	return nil
+}
+
+// committed hands the committed message to the schedule and logs it.
+func (tx *Tx) committed(env *Envelope, loc *jloc) {
+	tx.env.Size, tx.env.Received, tx.env.NextAttempt = env.Size, env.Received, env.NextAttempt
+	tx.q.add(env, loc)
+	tx.q.log.Info("queued", slog.String("queue_id", env.ID), slog.String("from", env.From),
+		slog.Int("rcpts", len(env.Recipients)), slog.Int64("size", env.Size),
+		slog.String("login", env.Login), slog.String("client_ip", env.ClientIP),
+		slog.String("listener", env.Listener))
+}
+
+// commit commits a message spilled to its temporary file.
+func (tx *Tx) commit() error {
+	st, id := tx.q.store, tx.env.ID
+	if tx.err != nil {
+		tx.cleanup(false, false)
+		return tx.err
+	}
+	env, data, err := tx.committedEnvelope()
 	if err != nil {
 		tx.cleanup(false, false)
 		return fmt.Errorf("queue: commit %s: %w", id, err)
@@ -166,12 +258,7 @@ func (tx *Tx) commit() error {
 		return fmt.Errorf("queue: commit %s: %w", id, err)
 	}
 
-	tx.env.Size, tx.env.Received, tx.env.NextAttempt = env.Size, env.Received, env.NextAttempt
-	q.add(env)
-	q.log.Info("queued", slog.String("queue_id", id), slog.String("from", env.From),
-		slog.Int("rcpts", len(env.Recipients)), slog.Int64("size", env.Size),
-		slog.String("login", env.Login), slog.String("client_ip", env.ClientIP),
-		slog.String("listener", env.Listener))
+	tx.committed(env, nil)
 	return nil
 }
 
@@ -202,6 +289,10 @@ func placeBody(f *os.File, dst string, dir *dirSyncer) (bool, error) {
 // cleanup removes whatever the transaction left on disk and frees its id.
 func (tx *Tx) cleanup(bodyPlaced, envPlaced bool) {
 	st, id := tx.q.store, tx.env.ID
+	if tx.rec != nil {
+		tx.q.journal.putBuf(tx.rec)
+		tx.rec = nil
+	}
 	if tx.w != nil {
 		tx.q.putWriter(tx.w)
 		tx.w = nil

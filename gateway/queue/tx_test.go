@@ -180,10 +180,12 @@ func TestConcurrentCommits(t *testing.T) {
 }
 
 // TestCommitFailsCleanly makes writing the message file fail: Commit must
-// report it and leave nothing behind.
+// report it and leave nothing behind. (TestJournalCommitFails does the
+// same for the journal.)
 func TestCommitFailsCleanly(t *testing.T) {
 	t.Parallel()
 	opts := testOptions(t, newFakeDeliverer())
+	opts.SpillThreshold = -1 // every message in its own file, from Begin on
 	var mu sync.Mutex
 	fail := false
 	opts.CreateTemp = func(dir, pattern string) (*os.File, error) {
