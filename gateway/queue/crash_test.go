@@ -33,9 +33,13 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// crashSpill is the crash child's SpillThreshold: its messages (200 to
+// 20,200 bytes) take both the journal and the file path.
+const crashSpill = 10_000
+
 // crashChild commits messages until killed, reporting each committed id.
 func crashChild(dir string) {
-	q, err := Open(context.Background(), Options{Dir: dir, Deliverer: nopDeliverer{}})
+	q, err := Open(context.Background(), Options{Dir: dir, Deliverer: nopDeliverer{}, SpillThreshold: crashSpill})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "open:", err)
 		os.Exit(2)
@@ -75,7 +79,8 @@ func crashChild(dir string) {
 
 // TestCrashKill9 kills a process that is committing messages with
 // SIGKILL and checks that every message it reported committed is in the
-// reopened queue, intact. It does not run in parallel: a child forked
+// reopened queue, intact: small ones committed through the journal, big
+// ones through their own files. It does not run in parallel: a child forked
 // while another test closes a queue would hold that queue's flock until it
 // execs, and the other test's reopen would fail.
 func TestCrashKill9(t *testing.T) {
@@ -126,6 +131,18 @@ func TestCrashKill9(t *testing.T) {
 		}
 	}
 
+	small, big := 0, 0
+	for _, size := range committed {
+		if size <= crashSpill {
+			small++
+		} else {
+			big++
+		}
+	}
+	if small == 0 || big == 0 {
+		t.Errorf("committed %d journal and %d file messages, want both", small, big)
+	}
+
 	var logs syncBuffer
 	q := openQueue(t, Options{Dir: dir, Deliverer: nopDeliverer{}, Logger: testLogger(t, &logs)})
 	for id, size := range committed {
@@ -138,6 +155,6 @@ func TestCrashKill9(t *testing.T) {
 			t.Errorf("committed message %s damaged (err %v)", id, err)
 		}
 	}
-	assertEmpty(t, dir, "tmp", "corrupt")
+	assertEmpty(t, dir, "tmp", "corrupt", "journal")
 	t.Logf("%d messages reported committed, %d in the queue after kill -9", len(committed), q.Len())
 }
