@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashDirEnv); dir != "" {
 		crashChild(dir)
 	}
+	if dir := os.Getenv(crashRunDirEnv); dir != "" {
+		crashRunChild(dir)
+	}
 	os.Exit(m.Run())
 }
 
