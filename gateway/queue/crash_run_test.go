@@ -106,7 +106,7 @@ func crashRunChild(dir string) {
 
 // crashCommit is a message the child reported committed.
 type crashCommit struct {
-	size   int
+	size     int
 	deferred bool
 }
 
