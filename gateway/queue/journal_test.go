@@ -420,3 +420,77 @@ func TestJournalRecovery(t *testing.T) {
 		t.Errorf("journal after Open = %v, want empty", got)
 	}
 }
+
+// TestReaderOutlivesSegment keeps a message's bytes open while its record
+// is done and its segment removed: the reader still reads them.
+func TestReaderOutlivesSegment(t *testing.T) {
+	t.Parallel()
+	opts := testOptions(t, newFakeDeliverer())
+	opts.JournalSegmentSize = 1
+	q := openQueue(t, opts)
+	a := commit(t, q, "b@example.test")
+	first := journalNames(t, opts.Dir)[0]
+	rc, err := q.OpenBody(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Delete(a); err != nil {
+		t.Fatal(err)
+	}
+	commit(t, q, "b@example.test") // seals the first segment: removed
+	if got := journalNames(t, opts.Dir); slices.Contains(got, first) {
+		t.Fatalf("journal = %v, want %s gone", got, first)
+	}
+	var got bytes.Buffer
+	if _, err := got.ReadFrom(rc); err != nil || !bytes.Equal(got.Bytes(), testBody(a, 300)) {
+		t.Errorf("body read after its segment went differs (err %v)", err)
+	}
+	if err := rc.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if _, err := q.OpenBody(a); !errors.Is(err, ErrNotFound) {
+		t.Errorf("OpenBody of the deleted message = %v, want ErrNotFound", err)
+	}
+}
+
+// TestSpill commits one message at the spill threshold (journal) and one
+// past it (its own file in msg/), and reads both back.
+func TestSpill(t *testing.T) {
+	t.Parallel()
+	opts := testOptions(t, newFakeDeliverer())
+	opts.SpillThreshold = 4000
+	q := openQueue(t, opts)
+	put := func(size int) string {
+		env := &Envelope{Recipients: []*Recipient{{Address: "b@example.test"}}}
+		tx, err := q.Begin(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for chunk := range slicesChunk(testBody(env.ID, size)[:size], 999) {
+			if _, err := tx.Write(chunk); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.Commit(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return env.ID
+	}
+	small, big := put(4000), put(4001)
+	if got := dirNames(t, filepath.Join(opts.Dir, "msg")); !slices.Equal(got, []string{big}) {
+		t.Errorf("msg/ = %v, want only the spilled %s", got, big)
+	}
+	assertEmpty(t, opts.Dir, "tmp")
+	for id, size := range map[string]int{small: 4000, big: 4001} {
+		rc, err := q.OpenBody(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		_, err = got.ReadFrom(rc)
+		_ = rc.Close()
+		if err != nil || !bytes.Equal(got.Bytes(), testBody(id, size)[:size]) {
+			t.Errorf("%s: body differs (err %v)", id, err)
+		}
+	}
+}
