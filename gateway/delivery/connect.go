@@ -14,7 +14,7 @@ import (
 
 // session is one open client connection to a back end.
 type session struct {
-	c      *smtp.Client
+	c      *client
 	conn   net.Conn // what the client talks over (deadlines go here)
 	stop   func() bool
 	broken bool // the connection is unusable: close without QUIT
@@ -23,7 +23,7 @@ type session struct {
 	idleTimer *time.Timer
 }
 
-// connect dials t, applies its TLS policy and says EHLO/LHLO. A closed ctx
+// connect dials t, says EHLO/LHLO, applies its TLS policy and logs in. A closed ctx
 // closes the connection, which ends any step in progress.
 func (d *Deliverer) connect(ctx context.Context, t *target) (*session, error) {
 	s, err := d.connectPolicy(ctx, t, t.tls)
@@ -57,41 +57,45 @@ func (d *Deliverer) connectPolicy(ctx context.Context, t *target, policy TLSPoli
 		raw.Close()
 		return nil, err
 	}
-	startedTLS := false
+	c := newClient(conn, t.scheme == schemeLMTP)
+	s := &session{c: c, conn: conn, stop: stop}
+	d.arm(ctx, s)
+	if err := c.greet(); err != nil {
+		return fail(fmt.Errorf("greeting: %w", err))
+	}
+	if err := c.hello(d.opts.Hostname); err != nil {
+		return fail(fmt.Errorf("hello: %w", err))
+	}
 	if t.scheme != schemeSMTPS && policy != PolicyNone {
-		conn, startedTLS, err = d.negotiateTLS(ctx, conn, t, policy)
+		tc, err := d.startTLS(ctx, c, t, policy)
 		if err != nil {
 			return fail(err)
 		}
-	}
-	var c *smtp.Client
-	if t.scheme == schemeLMTP {
-		c = smtp.NewClientLMTP(conn)
-	} else {
-		c = smtp.NewClient(conn)
-	}
-	s := &session{c: c, conn: conn, stop: stop}
-	d.arm(ctx, s)
-	if err := c.Hello(d.opts.Hostname); err != nil {
-		var se *smtp.SMTPError
-		if startedTLS && !errors.As(err, &se) {
-			return fail(&handshakeError{err})
+		if tc != nil {
+			s.c, s.conn = tc, tc.conn
+			d.arm(ctx, s)
+			if err := tc.hello(d.opts.Hostname); err != nil {
+				var se *smtp.SMTPError
+				if !errors.As(err, &se) {
+					return fail(&handshakeError{err})
+				}
+				return fail(fmt.Errorf("hello after STARTTLS: %w", err))
+			}
 		}
-		return fail(fmt.Errorf("greeting/hello: %w", err))
 	}
 	if t.auth != nil {
-		if err := login(c, t.auth); err != nil {
+		d.arm(ctx, s)
+		if err := s.c.login(t.auth); err != nil {
 			return fail(fmt.Errorf("auth as %s: %w", t.auth.Username, err))
 		}
 	}
 	return s, nil
 }
 
-// arm sets the client's timeouts for the next step: the configured ones,
-// cut short by ctx's deadline.
+// arm sets the deadline of the next command step: CommandTimeout, cut
+// short by ctx's deadline. The body gets DataTimeout (see send).
 func (d *Deliverer) arm(ctx context.Context, s *session) {
-	s.c.CommandTimeout = bounded(ctx, d.opts.CommandTimeout)
-	s.c.SubmissionTimeout = bounded(ctx, d.opts.DataTimeout)
+	_ = s.conn.SetDeadline(time.Now().Add(bounded(ctx, d.opts.CommandTimeout)))
 }
 
 // bounded returns limit, or less when ctx's deadline comes sooner.
@@ -108,8 +112,8 @@ func bounded(ctx context.Context, limit time.Duration) time.Duration {
 func (d *Deliverer) close(ctx context.Context, s *session) {
 	s.stop()
 	if !s.broken && ctx.Err() == nil {
-		s.c.CommandTimeout = bounded(ctx, min(d.opts.CommandTimeout, 10*time.Second))
-		_ = s.c.Quit()
+		_ = s.conn.SetDeadline(time.Now().Add(bounded(ctx, min(d.opts.CommandTimeout, 10*time.Second))))
+		_ = s.c.quit()
 	}
-	_ = s.c.Close()
+	_ = s.conn.Close()
 }

@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"time"
 )
@@ -135,20 +134,11 @@ func (d *Deliverer) closeIdle() {
 	}
 }
 
-// reuse readies an idle session for a new transaction under ctx: RSET,
-// which also finds a connection the server has dropped. It reports
-// whether s is usable; an unusable one is closed and its slot released.
-func (d *Deliverer) reuse(ctx context.Context, ds *dest, s *session) bool {
+// reuse readies an idle session for a new transaction under ctx. No RSET:
+// the previous transaction ended with its final reply or was reset then,
+// and a connection the server dropped while idle shows up as an error (or
+// a 421) before the body is sent, when transact tries another one.
+func (d *Deliverer) reuse(ctx context.Context, s *session) {
 	conn := s.conn
 	s.stop = context.AfterFunc(ctx, func() { conn.Close() })
-	d.arm(ctx, s)
-	if err := s.c.Reset(); err != nil {
-		d.log.DebugContext(ctx, "pooled connection unusable, opening a new one",
-			slog.String("route", ds.key), slog.String("error", err.Error()))
-		s.broken = true
-		d.close(ctx, s)
-		ds.releaseSlot()
-		return false
-	}
-	return true
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -92,8 +90,8 @@ func (d *Deliverer) transact(ctx context.Context, msg *queue.Message, t *target,
 			return out, reply, false
 		}
 		reused := s != nil
-		if reused && !d.reuse(ctx, ds, s) {
-			continue // dropped by the server while idle: try the next one
+		if reused {
+			d.reuse(ctx, s)
 		}
 		if !reused {
 			s, err = d.connect(ctx, t)
@@ -108,8 +106,9 @@ func (d *Deliverer) transact(ctx context.Context, msg *queue.Message, t *target,
 		}
 		d.send(ctx, s, x, msg.Envelope, body, t.scheme == schemeLMTP)
 		if reused && s.broken && !x.dataSent && ctx.Err() == nil {
-			// The pooled connection died under MAIL or RCPT: nothing
-			// was committed, start over on another one.
+			// The pooled connection died under MAIL or RCPT (the server
+			// dropped it while idle): nothing was committed, start over
+			// on another one.
 			d.finish(ctx, ds, s)
 			x = newTxn(rcpts, t.host)
 			continue
@@ -118,109 +117,6 @@ func (d *Deliverer) transact(ctx context.Context, msg *queue.Message, t *target,
 		out, reply := x.done()
 		return out, reply, false
 	}
-}
-
-func (d *Deliverer) send(ctx context.Context, s *session, x *txn, env *queue.Envelope, body io.Reader, lmtp bool) {
-	c := s.c
-	utf8 := !isASCII(env.From)
-	for _, r := range x.rcpts {
-		utf8 = utf8 || !isASCII(r.Address)
-	}
-	if ok, _ := c.Extension("SMTPUTF8"); utf8 && !ok {
-		x.answerRest(queue.Result{Code: 553, Enhanced: "5.6.7", Permanent: true,
-			Text: "non-ASCII address and the back end does not support SMTPUTF8"})
-		return
-	}
-	dsn, _ := c.Extension("DSN")
-	d.arm(ctx, s)
-	if err := c.Mail(env.From, mailOptions(env, utf8)); err != nil {
-		x.answerRest(d.stepFailed(ctx, s, "MAIL", err))
-		return
-	}
-	var accepted []int
-	for i, r := range x.rcpts {
-		if x.first[i] != i {
-			continue
-		}
-		d.arm(ctx, s)
-		if err := c.Rcpt(r.Address, rcptOptions(r)); err != nil {
-			res := d.stepFailed(ctx, s, "RCPT", err)
-			x.answer(i, res)
-			if s.broken {
-				x.answerRest(res)
-				return
-			}
-			continue
-		}
-		accepted = append(accepted, i)
-	}
-	if len(accepted) == 0 {
-		d.arm(ctx, s)
-		if err := c.Reset(); err != nil {
-			s.broken = true
-		}
-		return
-	}
-	d.arm(ctx, s)
-	w, err := c.Data()
-	if err != nil {
-		x.answerRest(d.stepFailed(ctx, s, "DATA", err))
-		return
-	}
-	x.dataSent = true
-	_ = s.conn.SetDeadline(time.Now().Add(bounded(ctx, d.opts.DataTimeout)))
-	if _, err := io.Copy(w, body); err != nil {
-		// Never send the final dot after a partial body: drop the
-		// connection so that the back end discards the transaction.
-		s.broken = true
-		x.answerRest(d.errResult(ctx, "sending message", err))
-		return
-	}
-	if !lmtp {
-		resp, err := w.CloseWithResponse()
-		if err != nil {
-			x.answerRest(d.stepFailed(ctx, s, "end of data", err))
-			return
-		}
-		ok := okResult(resp.StatusText)
-		ok.Relayed = !dsn
-		x.answerRest(ok)
-		return
-	}
-	resps, err := w.CloseWithLMTPResponse()
-	var perRcpt smtp.LMTPDataError
-	errors.As(err, &perRcpt)
-	for _, i := range accepted {
-		addr := x.rcpts[i].Address
-		switch {
-		case resps[addr] != nil:
-			ok := okResult(resps[addr].StatusText)
-			ok.Relayed = !dsn
-			x.answer(i, ok)
-		case perRcpt[addr] != nil:
-			x.answer(i, replyResult(perRcpt[addr]))
-		}
-	}
-	if err != nil && !isOnlyLMTP(err) {
-		s.broken = true
-		x.answerRest(d.errResult(ctx, "end of data", err))
-	}
-}
-
-// isOnlyLMTP reports whether err is nothing but per-recipient replies.
-func isOnlyLMTP(err error) bool {
-	_, ok := err.(smtp.LMTPDataError)
-	return ok
-}
-
-// stepFailed maps a failed step; an error that is not a server reply
-// means the connection is unusable.
-func (d *Deliverer) stepFailed(ctx context.Context, s *session, op string, err error) queue.Result {
-	var se *smtp.SMTPError
-	if !errors.As(err, &se) {
-		s.broken = true
-	}
-	return d.errResult(ctx, op, err)
 }
 
 // errResult is errResult with the context's reason when it was cancelled.
