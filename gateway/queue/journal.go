@@ -105,8 +105,15 @@ func (j *journal) getBuf() *[]byte {
 	return &b
 }
 
+// maxPooledBuf is the largest record buffer kept for reuse: the rare big
+// message does not pin a big buffer per pooled slot.
+const maxPooledBuf = 256 << 10
+
 // putBuf gives a record buffer back to the pool.
 func (j *journal) putBuf(b *[]byte) {
+	if cap(*b) > maxPooledBuf {
+		return
+	}
 	*b = (*b)[:0]
 	j.bufs.Put(b)
 }
