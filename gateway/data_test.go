@@ -275,6 +275,7 @@ func TestQueueFailureIsTemporary(t *testing.T) {
 	t.Parallel()
 	var fail atomic.Bool
 	tg := startGateway(t, func(s *setup) {
+		s.Queue.SpillThreshold = -1 // every message through CreateTemp, where the failure is
 		s.Queue.CreateTemp = func(dir, pattern string) (*os.File, error) {
 			if fail.Load() {
 				return nil, errors.New("disk on fire")

@@ -37,6 +37,8 @@ type limitListener struct {
 	perIP map[netip.Addr]int
 	conns map[*countedConn]struct{}
 	idle  chan struct{} // closed when total drops to zero; made by waitIdle
+
+	wbufs *sync.Pool // write buffers of the connections' coalescedConns
 }
 
 func newLimitListener(ln net.Listener, o *ListenerOptions, log *slog.Logger) *limitListener {
@@ -56,6 +58,7 @@ func newLimitListener(ln net.Listener, o *ListenerOptions, log *slog.Logger) *li
 		msgRate:   newRateLimiter(o.Limits.MessageRatePerIP, time.Now),
 		perIP:     map[netip.Addr]int{},
 		conns:     map[*countedConn]struct{}{},
+		wbufs:     newWriteBufferPool(),
 	}
 	if o.Mode == ModeSubmissions {
 		l.implicit = o.TLSConfig
@@ -97,7 +100,8 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			go l.refuse(c)
 			continue
 		}
-		cc := &countedConn{Conn: c, l: l, ip: ip}
+		wc := newCoalescedConn(c, l.wbufs)
+		cc := &countedConn{Conn: wc, raw: c, l: l, ip: ip}
 		l.metrics.ConnectionOpened(l.name)
 		cc.release = func() { l.release(ip, cc) }
 		l.mu.Lock()
@@ -148,7 +152,7 @@ func (l *limitListener) closeAll() int {
 	}
 	l.mu.Unlock()
 	for _, c := range conns {
-		_ = c.Conn.Close()
+		_ = c.raw.Close() // at once: nothing held back is worth waiting for
 	}
 	return len(conns)
 }
@@ -193,12 +197,13 @@ func (l *limitListener) reply(c net.Conn, line string) {
 // STARTTLS: the listener it came through, the client's address and its
 // reverse DNS name once looked up.
 type countedConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-	l       *limitListener
-	ip      netip.Addr
-	rdns    reverseName
+	net.Conn          // a coalescedConn on raw
+	raw      net.Conn // the accepted connection
+	once     sync.Once
+	release  func()
+	l        *limitListener
+	ip       netip.Addr
+	rdns     reverseName
 }
 
 // countedConnOf finds the countedConn under c, which may be wrapped in
