@@ -40,9 +40,6 @@ type reply struct {
 	text string
 }
 
-// positive reports a 2xx or 3xx reply.
-func (r reply) positive() bool { return r.code >= 200 && r.code < 400 }
-
 // err returns r as the *smtp.SMTPError the result mapping expects, its
 // enhanced status code split off when there is one.
 func (r reply) err() *smtp.SMTPError {
