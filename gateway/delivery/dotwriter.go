@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 )
 
@@ -62,6 +63,25 @@ func (d *dotWriter) Write(p []byte) (int, error) {
 	}
 	d.n += int64(total)
 	return total, nil
+}
+
+// readFrom copies r into d through buf, the client's buffer kept for
+// every message of the connection (io.Copy would take 32 KiB per call).
+func (d *dotWriter) readFrom(r io.Reader, buf []byte) error {
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if _, werr := d.Write(buf[:n]); werr != nil {
+				return fmt.Errorf("write body: %w", werr)
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read body: %w", err)
+		}
+	}
 }
 
 // Close ends the body: CRLF when it does not end with one, then the

@@ -61,8 +61,11 @@ func (d *Deliverer) send(ctx context.Context, s *session, x *txn, env *queue.Env
 	}
 	x.dataSent = true
 	_ = s.conn.SetDeadline(time.Now().Add(bounded(ctx, d.opts.DataTimeout)))
+	if c.copyBuf == nil {
+		c.copyBuf = make([]byte, 16<<10)
+	}
 	dw := newDotWriter(c.bw)
-	_, err = io.Copy(dw, body)
+	err = dw.readFrom(body, c.copyBuf)
 	if err == nil {
 		if err = dw.Close(); err == nil {
 			err = c.flush()

@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -185,5 +187,41 @@ func TestReuseIdleDropRetried(t *testing.T) {
 				t.Fatalf("%d connections, %d messages; want 2 and 2", n, m)
 			}
 		})
+	}
+}
+
+// failingReader returns some of a body, then an error.
+type failingReader struct{ n int }
+
+func (f *failingReader) Read(b []byte) (int, error) {
+	if f.n == 0 {
+		return 0, errors.New("disk on fire")
+	}
+	n := min(len(b), f.n)
+	for i := range n {
+		b[i] = 'x'
+	}
+	f.n -= n
+	return n, nil
+}
+
+func (f *failingReader) Close() error { return nil }
+
+// TestBodyReadErrorNoDot: a body that cannot be read to its end must not
+// be ended with the dot; the connection is dropped instead.
+func TestBodyReadErrorNoDot(t *testing.T) {
+	t.Parallel()
+	s := startRawServer(t, rawConfig{pipelining: true})
+	d := rawDeliverer(t, s)
+	msg := newMessage("e1", testBody)
+	msg.Open = func() (io.ReadCloser, error) { return &failingReader{n: 40 << 10}, nil }
+	if r := deliver(t, d, msg, rcpts("bob@example.test"))["bob@example.test"]; r.Delivered() || r.Permanent || !strings.Contains(r.Text, "disk on fire") {
+		t.Errorf("%+v, want temporary failure with the read error", r)
+	}
+	if r := deliver(t, d, newMessage("e2", testBody), rcpts("bob@example.test"))["bob@example.test"]; !r.Delivered() {
+		t.Errorf("next message: %+v", r)
+	}
+	if got := s.received(); len(got) != 1 || string(got[0]) != testBody {
+		t.Errorf("server received %d messages, want only the second", len(got))
 	}
 }

@@ -27,6 +27,9 @@ type client struct {
 	bw   *bufio.Writer
 	lmtp bool
 	ext  map[string]string // EHLO keywords (upper case) and their parameters
+	// copyBuf carries message bodies from the queue to bw, made at the
+	// first message.
+	copyBuf []byte
 }
 
 func newClient(conn net.Conn, lmtp bool) *client {
