@@ -145,24 +145,30 @@ func TestCrashKill9Running(t *testing.T) {
 			delivered[f[1]] = true
 		}
 	}
-	sc := bufio.NewScanner(stdout)
-	for len(committed) < 600 && sc.Scan() {
-		parse(sc.Text())
+	// Whole lines only: the last one may be cut short by the kill.
+	br := bufio.NewReader(stdout)
+	var readErr error
+	readLine := func() bool {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			readErr = err
+			return false
+		}
+		parse(line)
+		return true
+	}
+	for len(committed) < 600 && readLine() {
 	}
 	if len(committed) < 600 {
 		_ = cmd.Wait()
-		t.Fatalf("child stopped after %d messages: %v\n%s", len(committed), sc.Err(), stderr.String())
+		t.Fatalf("child stopped after %d messages: %v\n%s", len(committed), readErr, stderr.String())
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	rest := new(bytes.Buffer)
-	_, _ = rest.ReadFrom(stdout)
-	_ = cmd.Wait()
-	lines := strings.Split(rest.String(), "\n")
-	for _, line := range lines[:len(lines)-1] { // the last may be cut short
-		parse(line)
+	for readLine() {
 	}
+	_ = cmd.Wait()
 
 	q := openQueue(t, Options{Dir: dir, Deliverer: nopDeliverer{}, Logger: testLogger(t, io.Discard)})
 	kept, deferred := 0, 0
