@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"strings"
@@ -70,4 +71,24 @@ func BenchmarkAcceptPathParallel(b *testing.B) {
 			submitOne(b, tg, msg)
 		}
 	})
+}
+
+// BenchmarkStrictReader checks a 100 KiB message for bare CR, bare LF and
+// long lines, as every message's DATA is.
+func BenchmarkStrictReader(b *testing.B) {
+	line := strings.Repeat("y", 76) + "\r\n"
+	msg := []byte(strings.Repeat(line, 100<<10/len(line)))
+	buf := make([]byte, 32<<10)
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		sr := &strictReader{r: bytes.NewReader(msg), maxLine: 1000}
+		for {
+			if _, err := sr.Read(buf); err == io.EOF {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"errors"
 	"io"
 )
@@ -28,31 +29,57 @@ func (s *strictReader) Read(p []byte) (int, error) {
 		return 0, s.err
 	}
 	n, err := s.r.Read(p)
-	for i := 0; i < n; i++ {
-		c := p[i]
-		switch {
-		case s.cr && c != '\n':
-			s.err = errBareLF
-		case c == '\n' && !s.cr:
-			s.err = errBareLF
-		}
-		if s.err != nil {
-			return i, s.err
-		}
-		s.cr = c == '\r'
-		if c == '\n' {
-			s.line = 0
-			continue
-		}
-		s.line++
-		if s.line > s.maxLine-1 { // the line's CRLF counts toward the limit
-			s.err = errLineTooLong
-			return i, s.err
-		}
+	if i, serr := s.scan(p[:n]); serr != nil {
+		s.err = serr
+		return i, serr
 	}
 	if err == io.EOF && s.cr {
 		s.err = errBareLF
 		return n, s.err
 	}
 	return n, err
+}
+
+// scan checks b, the next bytes of the message, a line at a time with
+// bytes.IndexByte (a message is mostly long runs between line ends), and
+// returns how many bytes came before the first offence and which it is.
+func (s *strictReader) scan(b []byte) (int, error) {
+	longest := s.maxLine - 1 // bytes of a line before its LF, CR included
+	i := 0
+	for i < len(b) {
+		if s.cr { // the previous byte, perhaps from the previous Read, was CR
+			if b[i] != '\n' {
+				return i, errBareLF
+			}
+			s.cr, s.line = false, 0
+			i++
+			continue
+		}
+		rest := b[i:]
+		end := bytes.IndexByte(rest, '\n')
+		seg := rest // the bytes up to the next LF, or to the end of b
+		if end >= 0 {
+			seg = rest[:end]
+		}
+		at, err := len(seg), error(nil)
+		if cr := bytes.IndexByte(seg, '\r'); cr >= 0 && cr < len(seg)-1 {
+			at, err = cr+1, errBareLF // a CR followed by something else
+		} else if end >= 0 && (len(seg) == 0 || seg[len(seg)-1] != '\r') {
+			at, err = len(seg), errBareLF // an LF without its CR
+		}
+		if over := longest - s.line; over < len(seg) && over < at {
+			at, err = over, errLineTooLong
+		}
+		if err != nil {
+			return i + at, err
+		}
+		if end < 0 {
+			s.line += len(seg)
+			s.cr = len(seg) > 0 && seg[len(seg)-1] == '\r'
+			return len(b), nil
+		}
+		s.line = 0
+		i += end + 1
+	}
+	return len(b), nil
 }
