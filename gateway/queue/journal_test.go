@@ -494,3 +494,35 @@ func TestSpill(t *testing.T) {
 		}
 	}
 }
+
+// TestSpillFails makes the temporary file a growing message spills to
+// impossible to create: Write says so, Commit fails, nothing is left.
+func TestSpillFails(t *testing.T) {
+	t.Parallel()
+	opts := testOptions(t, newFakeDeliverer())
+	opts.SpillThreshold = 100
+	broken := errors.New("disk on fire")
+	opts.CreateTemp = func(string, string) (*os.File, error) { return nil, broken }
+	q := openQueue(t, opts)
+	env := &Envelope{Recipients: []*Recipient{{Address: "b@example.test"}}}
+	tx, err := q.Begin(env)
+	if err != nil {
+		t.Fatalf("Begin does no I/O, yet: %v", err)
+	}
+	if _, err := tx.Write(testBody(env.ID, 50)[:50]); err != nil {
+		t.Fatalf("buffered Write: %v", err)
+	}
+	if _, err := tx.Write(testBody(env.ID, 200)); !errors.Is(err, broken) {
+		t.Errorf("spilling Write = %v, want the temp file error", err)
+	}
+	if err := tx.Commit(t.Context()); !errors.Is(err, broken) {
+		t.Errorf("Commit = %v, want the temp file error", err)
+	}
+	if err := tx.Abort(); err != nil {
+		t.Errorf("Abort: %v", err)
+	}
+	assertEmpty(t, opts.Dir, "tmp", "msg", "env", "journal")
+	if q.Len() != 0 {
+		t.Errorf("Len = %d", q.Len())
+	}
+}
