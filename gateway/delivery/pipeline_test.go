@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -223,5 +224,27 @@ func TestBodyReadErrorNoDot(t *testing.T) {
 	}
 	if got := s.received(); len(got) != 1 || string(got[0]) != testBody {
 		t.Errorf("server received %d messages, want only the second", len(got))
+	}
+}
+
+// TestPipelinedManyRecipients: more recipients than one pipelined group
+// holds go out in several groups.
+func TestPipelinedManyRecipients(t *testing.T) {
+	t.Parallel()
+	s := startRawServer(t, rawConfig{pipelining: true, flushIdle: true,
+		rcptReply: map[string]string{"r7@example.test": "550 5.1.1 No such user"}})
+	d := rawDeliverer(t, s)
+	var addrs []string
+	for i := range 2*pipelineDepth + 50 {
+		addrs = append(addrs, fmt.Sprintf("r%d@example.test", i))
+	}
+	for a, r := range deliver(t, d, newMessage("g1", testBody), rcpts(addrs...)) {
+		if r.Delivered() == (a == "r7@example.test") {
+			t.Errorf("%s: %+v", a, r)
+		}
+	}
+	s.checkOrder(t)
+	if got := s.commands(0); len(got) != 1+1+len(addrs)+1 || got[len(got)-1] != "DATA" || len(s.received()) != 1 {
+		t.Errorf("%d commands, last %q, %d messages", len(got), got[len(got)-1], len(s.received()))
 	}
 }

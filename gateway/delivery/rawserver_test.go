@@ -34,6 +34,10 @@ type rawConfig struct {
 	dataReply  map[string]string // LMTP: reply after the data by recipient; missing for 250
 	dropAfter  int               // close the connection after this many messages (0: never)
 	dropWith   string            // a line sent before that close, e.g. a 421
+	// flushIdle sends held replies whenever no more input is waiting, as
+	// RFC 2920 requires of a real server, instead of holding them until
+	// DATA.
+	flushIdle bool
 }
 
 func startRawServer(t *testing.T, cfg rawConfig) *rawServer {
@@ -179,6 +183,9 @@ func (s *rawServer) serve(c net.Conn, n int) {
 			return
 		default:
 			reply("502 5.5.2 Unknown command")
+		}
+		if hold && s.cfg.flushIdle && br.Buffered() == 0 {
+			hold = false
 		}
 		if !hold && !flush() {
 			return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/emersion/go-smtp"
 
@@ -109,6 +110,8 @@ func (d *Deliverer) transact(ctx context.Context, msg *queue.Message, t *target,
 			// The pooled connection died under MAIL or RCPT (the server
 			// dropped it while idle): nothing was committed, start over
 			// on another one.
+			d.log.DebugContext(ctx, "pooled connection unusable, opening a new one",
+				slog.String("route", ds.key), slog.String("reply", x.reply))
 			d.finish(ctx, ds, s)
 			x = newTxn(rcpts, t.host)
 			continue
