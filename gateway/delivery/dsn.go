@@ -9,7 +9,7 @@ import (
 )
 
 // mailOptions carries the envelope's DSN parameters (RET, ENVID) and size;
-// go-smtp sends the DSN ones only when the server advertises DSN.
+// mailCmd sends the DSN ones only when the server advertises DSN.
 func mailOptions(env *queue.Envelope, utf8 bool) *smtp.MailOptions {
 	o := &smtp.MailOptions{Size: env.Size, UTF8: utf8}
 	switch ret := smtp.DSNReturn(strings.ToUpper(env.Ret)); ret {
