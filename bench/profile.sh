@@ -75,16 +75,18 @@ wait_port "127.0.0.1:$PORT"
 
 ticks() { awk '{print $14 + $15}' "/proc/$BH_PID/stat"; }
 t0=$(ticks)
-"$BH" loadtest -quiet -server "127.0.0.1:$PORT" -tls "$TLSMODE" -auth plain -user bench -password "$PASSWORD" \
+/usr/bin/time -f "load tool CPU: %U s user, %S s system" -o "$OUT/loadtest.cpu" \
+	"$BH" loadtest -quiet -server "127.0.0.1:$PORT" -tls "$TLSMODE" -auth plain -user bench -password "$PASSWORD" \
 	-from bench@example.test -to rcpt@example.net -c "$C" -n "$N" -size "$SIZE" -per-conn "$PER_CONN" ${LOADTEST_FLAGS:-} | tee "$OUT/loadtest.txt"
 # Let the relay to the sink finish before stopping the server.
 for _ in $(seq 1 200); do
-	[ "$(find "$W/sink" -type f | wc -l)" -gt "$N" ] && break
+	[ "$(find "$W/sink" -type f | wc -l)" -ge "$N" ] && break
 	sleep 0.05
 done
 t1=$(ticks)
 echo "server CPU: $(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$N" 'BEGIN{printf "%.2f ms/msg (%d ticks for %d messages)", t*1000/hz/n, t, n}')" | tee -a "$OUT/loadtest.txt"
-echo "relayed to the sink: $(($(find "$W/sink" -type f | wc -l) - 1))/$N" | tee -a "$OUT/loadtest.txt"
+echo "$(cat "$OUT/loadtest.cpu") for $N messages" | tee -a "$OUT/loadtest.txt"
+echo "relayed to the sink: $(find "$W/sink" -type f | wc -l)/$N" | tee -a "$OUT/loadtest.txt"
 kill "$BH_PID"
 wait "$BH_PID" || true
 BH_PID=""

@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -33,6 +32,7 @@ type loadOptions struct {
 	perConn  int
 	insecure bool
 	resume   bool
+	noPipe   bool // do not pipeline even when the server offers PIPELINING
 	timeout  time.Duration
 	progress time.Duration // 0: no progress line
 }
@@ -57,6 +57,7 @@ func cmdLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.IntVar(&o.perConn, "per-conn", 10, "messages per connection (1: a new connection per message)")
 	insecure := fs.Bool("insecure", false, "do not verify the server certificate (default on when -server is loopback)")
 	fs.BoolVar(&o.resume, "resume", false, "resume TLS sessions across connections")
+	pipelining := fs.Bool("pipelining", true, "pipeline MAIL, RCPT and DATA when the server offers PIPELINING, as mail clients do")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "timeout for connecting and for each command")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
 	quiet := fs.Bool("quiet", false, "no progress line")
@@ -69,6 +70,7 @@ func cmdLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	o.insecure = isLoopback(o.server)
+	o.noPipe = !*pipelining
 	if flagSet(fs, "insecure") {
 		o.insecure = *insecure
 	}
@@ -173,7 +175,7 @@ func (o *loadOptions) check() error {
 type loader struct {
 	o       loadOptions
 	tlsConf *tls.Config
-	body    []byte // the message after its per-message header
+	body    []byte // the message after its per-message header, dot-stuffed
 	claimed atomic.Int64
 	live    liveCounters
 }
@@ -182,7 +184,7 @@ type loader struct {
 // the clients; the result then covers what was done.
 func runLoad(ctx context.Context, o loadOptions, progress io.Writer) (*loadResult, error) {
 	host, _, _ := net.SplitHostPort(o.server)
-	l := &loader{o: o, body: messageBody(o.size)}
+	l := &loader{o: o, body: dotStuff(messageBody(o.size))}
 	l.tlsConf = newLoadTLSConfig(o, host)
 
 	start := time.Now()
@@ -264,7 +266,7 @@ func (l *loader) client(ctx context.Context, id int, st *clientStats) {
 		} else {
 			l.fail(st, err)
 			var se *smtp.SMTPError
-			if !errors.As(err, &se) || c.c.Reset() != nil {
+			if !errors.As(err, &se) || c.c.reset() != nil {
 				c.close()
 				c = nil
 				continue
@@ -301,19 +303,18 @@ func errorClass(err error) string {
 
 // loadConn is one client connection, closed when ctx is cancelled.
 type loadConn struct {
-	c    *smtp.Client
+	c    *wireClient
 	stop func() bool
 }
 
 func (c *loadConn) close() {
 	c.stop()
-	_ = c.c.Close()
+	_ = c.c.conn.Close()
 }
 
 func (c *loadConn) quit() {
 	c.stop()
-	_ = c.c.Quit() // Quit closes the connection too
-	_ = c.c.Close()
+	_ = c.c.quit() // closes the connection too
 }
 
 // dial opens a connection and takes it through TLS, EHLO and AUTH.
@@ -342,36 +343,32 @@ func (l *loader) dialFrom(ctx context.Context, src *net.TCPAddr) (*loadConn, err
 		nc = tc
 	}
 	lc := &loadConn{stop: context.AfterFunc(ctx, func() { nc.Close() })}
-	var c *smtp.Client
-	if l.o.tlsMode == "starttls" {
-		c, err = smtp.NewClientStartTLS(nc, l.tlsConf)
-		if err != nil {
-			lc.stop()
-			nc.Close()
-			return nil, fmt.Errorf("starttls: %w", err)
-		}
-	} else {
-		c = smtp.NewClient(nc)
+	fail := func(step string, err error) (*loadConn, error) {
+		lc.stop()
+		nc.Close()
+		return nil, fmt.Errorf("%s: %w", step, err)
 	}
-	c.CommandTimeout, c.SubmissionTimeout = l.o.timeout, l.o.timeout
+	c, err := newWireClient(nc, l.o.timeout)
+	if err != nil {
+		return fail("connect", err)
+	}
 	lc.c = c
-	// After STARTTLS this is the second EHLO, which also completes the
-	// handshake, so all of it counts as setup.
-	if err := c.Hello("loadtest.localhost"); err != nil {
-		lc.close()
-		return nil, fmt.Errorf("ehlo: %w", err)
+	if err := c.hello("loadtest.localhost"); err != nil {
+		return fail("ehlo", err)
 	}
-	var mech sasl.Client
-	switch l.o.auth {
-	case "plain":
-		mech = sasl.NewPlainClient("", l.o.user, l.o.password)
-	case "login":
-		mech = sasl.NewLoginClient(l.o.user, l.o.password)
+	if l.o.tlsMode == "starttls" {
+		if err := c.startTLS(l.tlsConf); err != nil {
+			return fail("starttls", err)
+		}
+		// The second EHLO also completes the handshake, so all of it
+		// counts as setup.
+		if err := c.hello("loadtest.localhost"); err != nil {
+			return fail("ehlo", err)
+		}
 	}
-	if mech != nil {
-		if err := c.Auth(mech); err != nil {
-			lc.close()
-			return nil, fmt.Errorf("auth: %w", err)
+	if l.o.auth != "none" {
+		if err := c.auth(l.o.auth, l.o.user, l.o.password); err != nil {
+			return fail("auth", err)
 		}
 	}
 	return lc, nil
@@ -379,27 +376,10 @@ func (l *loader) dialFrom(ctx context.Context, src *net.TCPAddr) (*loadConn, err
 
 // send runs one transaction: MAIL, RCPT for each recipient, DATA.
 func (l *loader) send(c *loadConn, client int, seq int64) error {
-	if err := c.c.Mail(l.o.from, nil); err != nil {
-		return err
-	}
-	for _, r := range l.o.to {
-		if err := c.c.Rcpt(r, nil); err != nil {
-			return err
-		}
-	}
-	w, err := c.c.Data()
-	if err != nil {
-		return err
-	}
 	hdr := fmt.Sprintf("From: <%s>\r\nTo: <%s>\r\nSubject: loadtest %d\r\nDate: %s\r\nMessage-ID: <loadtest.%d.%d.%d@localhost>\r\n",
 		l.o.from, l.o.to[0], seq, time.Now().Format(time.RFC1123Z), time.Now().UnixNano(), client, seq)
-	if _, err := io.WriteString(w, hdr); err != nil {
-		return err
-	}
-	if _, err := w.Write(l.body); err != nil {
-		return err
-	}
-	return w.Close()
+	_, pipe := c.c.ext["PIPELINING"]
+	return c.c.send(l.o.from, l.o.to, [][]byte{dotStuff([]byte(hdr)), l.body}, pipe && !l.o.noPipe)
 }
 
 // messageBody makes the part of every message after its header: an empty
