@@ -9,11 +9,12 @@
 #
 # Needs root (Postfix's master runs as root), Go, and Debian packages it
 # installs when missing: postfix, dovecot-core, jq, openssl.
-# Environment: N messages per run (400), RUNS per cell (3), CONC ("1 8 32"),
-# SIZES ("1KiB 100KiB"), PATTERNS ("reused new"), PER_CONN for reused (10).
+# Environment: N messages per run (1000), RUNS per cell (3), CONC ("1 8 32"),
+# SIZES ("1KiB 100KiB"), PATTERNS ("reused new"), PER_CONN for reused (10),
+# LOADTEST_FLAGS (extra flags for "bridgehead loadtest", e.g. -resume).
 set -euo pipefail
 
-N=${N:-400}
+N=${N:-1000}
 RUNS=${RUNS:-3}
 CONC=${CONC:-"1 8 32"}
 SIZES=${SIZES:-"1KiB 100KiB"}
@@ -240,7 +241,7 @@ one_run() {
 	t0=$(date +%s.%N)
 	out=$("$BH" loadtest -json -quiet -server "127.0.0.1:$port" -tls starttls -auth plain \
 		-user bench -password "$PASSWORD" -from bench@example.test -to rcpt@example.net \
-		-c "$c" -n "$N" -size "$size" -per-conn "$perconn" -timeout 60s || true)
+		-c "$c" -n "$N" -size "$size" -per-conn "$perconn" -timeout 60s ${LOADTEST_FLAGS:-} || true)
 	if ! jq -e .accepted >/dev/null 2>&1 <<<"$out"; then
 		log "loadtest against $name printed no result: $out"
 		out="{\"clients\": $c, \"size\": 0, \"per_conn\": $perconn, \"accepted\": 0, \"failed\": $N, \"errors\": {\"no result\": $N}, \"latency_ms\": {\"p99\": 0}, \"setup_ms\": {\"p99\": 0}}"
@@ -253,10 +254,13 @@ one_run() {
 		got=$(sink_count "$name")
 		[ "$got" -ge "$acc" ] && break
 		if [ "$got" = "$last" ]; then still=$((still + 1)); else still=0; last=$got; fi
-		[ "$still" -ge 200 ] && break
-		sleep 0.05
+		[ "$still" -ge 500 ] && break
+		sleep 0.02
 	done
-	t1=$(date +%s.%N)
+	# The run ends when the last message reached the sink: the newest
+	# file's time, not when the polling above noticed it.
+	t1=$(find "$W/sink-$name/msg" -type f -printf '%T@\n' | sort -n | tail -1)
+	[ -n "$t1" ] || t1=$(date +%s.%N)
 	cpu1=$(cpu_ticks "$@")
 	jq -c --arg name "$name" --argjson got "$got" --argjson cpu "$(((cpu1 - cpu0)))" --argjson hz "$HZ" \
 		--argjson t "$(awk "BEGIN{print $t1 - $t0}")" \
