@@ -38,6 +38,8 @@ func newTestWatcher(t *testing.T, mod func(*Options)) *testWatcher {
 		Dir:       filepath.Join(root, "queue"),
 		Deliverer: nopDeliverer{},
 		Logger:    slog.New(slog.DiscardHandler),
+		// Every message through CreateTemp, where the failure is injected.
+		SpillThreshold: -1,
 		CreateTemp: func(dir, pattern string) (*os.File, error) {
 			if *fail {
 				return nil, errors.New("no space left on device (injected)")
