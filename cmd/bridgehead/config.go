@@ -299,6 +299,10 @@ type AdminConfig struct {
 	KeyFile  string `yaml:"key_file"`
 }
 
+// maxJournalMessageSize bounds queue.journal_message_size: the memory a
+// session in DATA may hold.
+const maxJournalMessageSize = 16 << 20
+
 // QueueConfig is queue.
 type QueueConfig struct {
 	// Retry are the intervals between attempts, the last repeating;
@@ -308,6 +312,12 @@ type QueueConfig struct {
 	Expire Duration `yaml:"expire"`
 	// DelayNotice is when the one delay report is sent; default 4h.
 	DelayNotice Duration `yaml:"delay_notice"`
+	// JournalMessageSize is the largest message held in memory while it
+	// arrives and committed through the shared journal (one fsync for
+	// all messages committed at the same moment); a larger message is
+	// written to its own file as it arrives. 0 = the default, 256KiB.
+	// Each session in DATA may hold this much memory.
+	JournalMessageSize Size `yaml:"journal_message_size"`
 }
 
 // RouteConfig is one entry of routes.

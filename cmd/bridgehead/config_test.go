@@ -52,7 +52,8 @@ func TestConfigDesignExample(t *testing.T) {
 	if c.Mailboxstore.IMAPAddress != "127.0.0.1:1143" || c.Admin.Address != "127.0.0.1:8025" {
 		t.Errorf("mailboxstore %+v admin %+v", c.Mailboxstore, c.Admin)
 	}
-	if len(c.Queue.Retry) != 4 || c.Queue.Retry[3].D() != 4*time.Hour || c.Queue.Expire.D() != 48*time.Hour {
+	if len(c.Queue.Retry) != 4 || c.Queue.Retry[3].D() != 4*time.Hour || c.Queue.Expire.D() != 48*time.Hour ||
+		c.Queue.JournalMessageSize != 256<<10 {
 		t.Errorf("queue: %+v", c.Queue)
 	}
 	if len(c.Routes) != 2 || len(c.Routes[0].To) != 1 || c.Routes[0].To[0] != "lmtp://10.0.0.5:24" || c.Routes[1].Domains[0] != "*" {

@@ -76,6 +76,9 @@ func (c *Config) validate() error {
 	if c.Queue.DelayNotice < 0 {
 		add(p("queue", "delay_notice"), "queue.delay_notice: %v must not be negative", c.Queue.DelayNotice)
 	}
+	if s := c.Queue.JournalMessageSize; s < 0 || s > maxJournalMessageSize {
+		add(p("queue", "journal_message_size"), "queue.journal_message_size: %v must be between 0 and %v", s, Size(maxJournalMessageSize))
+	}
 	c.validateRoutes(add)
 	c.validateProtocolLogs(add)
 	c.validateDNS(add)

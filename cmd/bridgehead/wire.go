@@ -115,11 +115,13 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger, so serverOpti
 		Dir:         filepath.Join(cfg.StateDir, "queue"),
 		Expire:      cfg.Queue.Expire.D(),
 		DelayNotice: cfg.Queue.DelayNotice.D(),
-		Deliverer:   s.deliver,
-		Logger:      log,
-		OnFailure:   reporter.OnFailure,
-		OnDelay:     reporter.OnDelay,
-		OnSuccess:   reporter.OnSuccess,
+		// 0 keeps the queue's default.
+		SpillThreshold: int64(cfg.Queue.JournalMessageSize),
+		Deliverer:      s.deliver,
+		Logger:         log,
+		OnFailure:      reporter.OnFailure,
+		OnDelay:        reporter.OnDelay,
+		OnSuccess:      reporter.OnSuccess,
 	}
 	for _, d := range cfg.Queue.Retry {
 		qopts.Retry = append(qopts.Retry, d.D())

@@ -29,7 +29,7 @@
 // # Commit
 //
 // A transaction keeps the message in memory (pooled buffers) up to
-// Options.SpillThreshold (1 MiB by default); Begin does no I/O. Commit
+// Options.SpillThreshold (256 KiB by default); Begin does no I/O. Commit
 // appends one record to the active journal segment: header, id, bytes,
 // the envelope as committed and a CRC-32C over all of it. One committer
 // goroutine owns the segment: it takes every record waiting, writes them

@@ -16,8 +16,9 @@ const (
 	DefaultShutdownGrace = 30 * time.Second
 	// DefaultSpillThreshold is the message size up to which a
 	// transaction buffers the message in memory and commits it to the
-	// journal.
-	DefaultSpillThreshold = 1 << 20
+	// journal: nearly all mail, while a thousand sessions in DATA at
+	// once hold at most 256 MiB.
+	DefaultSpillThreshold = 256 << 10
 	// DefaultJournalSegmentSize is the size past which the journal
 	// starts a new segment.
 	DefaultJournalSegmentSize = 64 << 20
@@ -79,7 +80,7 @@ type Options struct {
 	// the message in memory and Commit appends it to the journal (one
 	// write and one fsync shared with the concurrent commits); a larger
 	// message is written to its own file as it arrives. Default
-	// DefaultSpillThreshold (1 MiB); negative: no journal, every message
+	// DefaultSpillThreshold (256 KiB); negative: no journal, every message
 	// gets its own file from Begin on.
 	SpillThreshold int64
 	// JournalSegmentSize is the size past which the journal starts a new
