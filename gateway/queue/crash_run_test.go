@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -118,18 +117,7 @@ type crashCommit struct {
 // TestCrashKill9.
 func TestCrashKill9Running(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "queue")
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashRunDirEnv+"="+dir)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	cmd, stdout, stderr := startCrashChild(t, crashRunDirEnv, dir)
 
 	committed := map[string]crashCommit{}
 	delivered := map[string]bool{}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,18 +89,7 @@ func crashChild(dir string) {
 // execs, and the other test's reopen would fail.
 func TestCrashKill9(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "queue")
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	cmd, stdout, stderr := startCrashChild(t, crashDirEnv, dir)
 
 	committed := map[string]int{}
 	sc := bufio.NewScanner(stdout)
@@ -160,4 +150,24 @@ func TestCrashKill9(t *testing.T) {
 	}
 	assertEmpty(t, dir, "tmp", "corrupt", "journal")
 	t.Logf("%d messages reported committed, %d in the queue after kill -9", len(committed), q.Len())
+}
+
+// startCrashChild starts the test binary as a crash child for dir, the
+// role chosen by the environment variable env; the child is killed at the
+// end of the test if it is still running.
+func startCrashChild(t *testing.T, env, dir string) (*exec.Cmd, io.ReadCloser, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env+"="+dir)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := new(bytes.Buffer)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd, stdout, stderr
 }

@@ -160,6 +160,21 @@ func commit(t *testing.T, q *Queue, rcpts ...string) string {
 	return env.ID
 }
 
+// commitSized queues a size-byte message to one recipient and returns its
+// id; it reports rather than fails, so goroutines of a test may call it.
+func commitSized(ctx context.Context, q *Queue, size int) (string, error) {
+	env := &Envelope{From: "a@example.test", Recipients: []*Recipient{{Address: "b@example.test"}}}
+	tx, err := q.Begin(env)
+	if err != nil {
+		return "", err
+	}
+	if _, err := tx.Write(testBody(env.ID, size)); err != nil {
+		_ = tx.Abort()
+		return "", err
+	}
+	return env.ID, tx.Commit(ctx)
+}
+
 // runQueue runs q until the test ends (or stop is called) and returns a
 // stop function that waits for Run to return.
 func runQueue(t *testing.T, q *Queue) (stop func()) {

@@ -107,30 +107,22 @@ func TestGroupCommit(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			env := &Envelope{From: "a@example.test", Recipients: []*Recipient{{Address: "b@example.test"}}}
-			tx, err := q.Begin(env)
+			id, err := commitSized(t.Context(), q, 1000+i)
 			if err != nil {
-				t.Error(err)
-				return
-			}
-			if _, err := tx.Write(testBody(env.ID, 1000+i)); err != nil {
-				t.Error(err)
-			}
-			if err := tx.Commit(t.Context()); err != nil {
 				t.Error(err)
 				return
 			}
 			// Commit has returned: a finished sync covers the record.
 			q.mu.Lock()
-			loc := q.entries[env.ID].loc
+			loc := q.entries[id].loc
 			q.mu.Unlock()
 			if loc == nil {
-				t.Errorf("%s: not in the journal", env.ID)
+				t.Errorf("%s: not in the journal", id)
 				return
 			}
 			if end := loc.bodyStart + loc.bodyLen + loc.envLen; sc.durableUpTo(loc.seg.path) < end {
 				t.Errorf("%s: Commit returned before a sync covered its record (ends at %d, synced %d)",
-					env.ID, end, sc.durableUpTo(loc.seg.path))
+					id, end, sc.durableUpTo(loc.seg.path))
 			}
 		})
 	}

@@ -145,19 +145,11 @@ func TestConcurrentCommits(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			env := &Envelope{From: "a@example.test", Recipients: []*Recipient{{Address: "b@example.test"}}}
-			tx, err := q.Begin(env)
+			id, err := commitSized(t.Context(), q, 2000+i)
 			if err != nil {
 				t.Error(err)
-				return
 			}
-			if _, err := tx.Write(testBody(env.ID, 2000+i)); err != nil {
-				t.Error(err)
-			}
-			if err := tx.Commit(t.Context()); err != nil {
-				t.Error(err)
-			}
-			ids[i] = env.ID
+			ids[i] = id
 		})
 	}
 	wg.Wait()
