@@ -77,23 +77,9 @@ func crashRunChild(dir string) {
 				if i%3 == 0 {
 					rcpt = "defer@example.test"
 				}
-				env := &Envelope{From: "a@example.test", Recipients: []*Recipient{{Address: rcpt}}}
-				tx, err := q.Begin(env)
-				if err != nil {
-					fmt.Fprintln(os.Stderr, "begin:", err)
-					os.Exit(2)
-				}
-				size := 200 + (g*7919+i*104729)%20000
-				if _, err := tx.Write(testBody(env.ID, size)); err != nil {
-					fmt.Fprintln(os.Stderr, "write:", err)
-					os.Exit(2)
-				}
-				if err := tx.Commit(context.Background()); err != nil {
-					fmt.Fprintln(os.Stderr, "commit:", err)
-					os.Exit(2)
-				}
+				id, size := childCommit(q, rcpt, g, i)
 				mu.Lock()
-				fmt.Fprintf(w, "C %s %d %s\n", env.ID, size, rcpt)
+				fmt.Fprintf(w, "C %s %d %s\n", id, size, rcpt)
 				_ = w.Flush()
 				mu.Unlock()
 			}

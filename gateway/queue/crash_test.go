@@ -55,23 +55,9 @@ func crashChild(dir string) {
 	for g := range 4 {
 		wg.Go(func() {
 			for i := range 5000 {
-				env := &Envelope{From: "a@example.test", Recipients: []*Recipient{{Address: "b@example.test"}}}
-				tx, err := q.Begin(env)
-				if err != nil {
-					fmt.Fprintln(os.Stderr, "begin:", err)
-					os.Exit(2)
-				}
-				size := 200 + (g*7919+i*104729)%20000
-				if _, err := tx.Write(testBody(env.ID, size)); err != nil {
-					fmt.Fprintln(os.Stderr, "write:", err)
-					os.Exit(2)
-				}
-				if err := tx.Commit(context.Background()); err != nil {
-					fmt.Fprintln(os.Stderr, "commit:", err)
-					os.Exit(2)
-				}
+				id, size := childCommit(q, "b@example.test", g, i)
 				out.Lock()
-				fmt.Fprintf(w, "%s %d\n", env.ID, size)
+				fmt.Fprintf(w, "%s %d\n", id, size)
 				_ = w.Flush()
 				out.Unlock()
 			}
@@ -170,4 +156,24 @@ func startCrashChild(t *testing.T, env, dir string) (*exec.Cmd, io.ReadCloser, *
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	return cmd, stdout, stderr
+}
+
+// childCommit commits the i-th message of committer g of a crash child to
+// rcpt, 200 to 20,199 bytes, and returns its id and size; the child exits
+// on any error.
+func childCommit(q *Queue, rcpt string, g, i int) (string, int) {
+	env := &Envelope{From: "a@example.test", Recipients: []*Recipient{{Address: rcpt}}}
+	size := 200 + (g*7919+i*104729)%20000
+	tx, err := q.Begin(env)
+	if err == nil {
+		_, err = tx.Write(testBody(env.ID, size))
+	}
+	if err == nil {
+		err = tx.Commit(context.Background())
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "commit:", err)
+		os.Exit(2)
+	}
+	return env.ID, size
 }

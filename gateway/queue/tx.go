@@ -177,8 +177,13 @@ func (tx *Tx) Commit(ctx context.Context) error {
 }
 
 // committedEnvelope returns the queue's copy of the envelope as committed
-// now, and its encoding.
+// now, and its encoding. When a write failed before, or the envelope
+// cannot be encoded, it cleans the transaction up and returns the error.
 func (tx *Tx) committedEnvelope() (*Envelope, []byte, error) {
+	if tx.err != nil {
+		tx.cleanup(false, false)
+		return nil, nil, tx.err
+	}
 	now := tx.q.opts.Now()
 	env := cloneEnvelope(tx.env)
 	env.Size = tx.n
@@ -186,7 +191,8 @@ func (tx *Tx) committedEnvelope() (*Envelope, []byte, error) {
 	env.NextAttempt = now
 	data, err := encodeEnvelope(env)
 	if err != nil {
-		return nil, nil, err
+		tx.cleanup(false, false)
+		return nil, nil, fmt.Errorf("queue: commit %s: %w", env.ID, err)
 	}
 	return env, data, nil
 }
@@ -194,14 +200,9 @@ func (tx *Tx) committedEnvelope() (*Envelope, []byte, error) {
 // commitJournal commits a message buffered in memory as a journal record.
 func (tx *Tx) commitJournal(ctx context.Context) error {
 	q, id := tx.q, tx.env.ID
-	if tx.err != nil {
-		tx.cleanup(false, false)
-		return tx.err
-	}
 	env, data, err := tx.committedEnvelope()
 	if err != nil {
-		tx.cleanup(false, false)
-		return fmt.Errorf("queue: commit %s: %w", id, err)
+		return err
 	}
 	rec := tx.rec
 	tx.rec = nil
@@ -228,14 +229,9 @@ func (tx *Tx) committed(env *Envelope, loc *jloc) {
 // commit commits a message spilled to its temporary file.
 func (tx *Tx) commit() error {
 	st, id := tx.q.store, tx.env.ID
-	if tx.err != nil {
-		tx.cleanup(false, false)
-		return tx.err
-	}
 	env, data, err := tx.committedEnvelope()
 	if err != nil {
-		tx.cleanup(false, false)
-		return fmt.Errorf("queue: commit %s: %w", id, err)
+		return err
 	}
 
 	// The envelope goes at the end of the same file as the bytes (see
