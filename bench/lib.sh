@@ -38,3 +38,36 @@ users:
     addresses: [bench@example.test]
 EOT
 }
+
+# write_config FILE STATE_DIR USERS_FILE PORT MODE MAX_CONN MAX_PER_IP SINK_PORT
+# writes the bridgehead configuration the bench scripts share: one listener
+# (submission or submissions) with raised limits, the static directory, the
+# auth cache as long as Dovecot's auth_cache_ttl in run.sh, and every
+# message relayed to smtp-sink without TLS.
+write_config() {
+	cat >"$1" <<EOT
+hostname: bh.bench.localhost
+state_dir: $2
+tls:
+  cert_file: $W/tls.crt
+  key_file: $W/tls.key
+listeners:
+  - name: submission
+    address: 127.0.0.1:$4
+    mode: $5
+    limits:
+      max_connections: $6
+      max_connections_per_ip: $7
+      max_messages_per_connection: 1000
+domains: [example.test]
+auth:
+  cache_ttl: 1h
+directory:
+  static:
+    file: $3
+routes:
+  - domains: ["*"]
+    to: smtp://127.0.0.1:$8
+    tls: none
+EOT
+}

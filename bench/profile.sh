@@ -44,31 +44,7 @@ PORT=$(free_port)
 MODE=submission
 [ "$TLSMODE" = implicit ] && MODE=submissions
 write_users "$W/users.yaml"
-cat >"$W/bridgehead.yaml" <<EOT
-hostname: bh.bench.localhost
-state_dir: $W/state
-tls:
-  cert_file: $W/tls.crt
-  key_file: $W/tls.key
-listeners:
-  - name: submission
-    address: 127.0.0.1:$PORT
-    mode: $MODE
-    limits:
-      max_connections: 2000
-      max_connections_per_ip: 1000
-      max_messages_per_connection: 1000
-domains: [example.test]
-auth:
-  cache_ttl: 1h
-directory:
-  static:
-    file: $W/users.yaml
-routes:
-  - domains: ["*"]
-    to: smtp://127.0.0.1:$SINK
-    tls: none
-EOT
+write_config "$W/bridgehead.yaml" "$W/state" "$W/users.yaml" "$PORT" "$MODE" 2000 1000 "$SINK"
 "$BH" serve -config "$W/bridgehead.yaml" -cpuprofile "$OUT/cpu.pprof" -memprofile "$OUT/mem.pprof" 2>"$OUT/serve.log" &
 BH_PID=$!
 wait_port "127.0.0.1:$PORT"

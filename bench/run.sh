@@ -185,31 +185,7 @@ PF_PID=$(tr -d ' ' <"$W/pf/spool/pid/master.pid")
 BH_PORT=$(free_port)
 mkdir -p "$W/bh"
 write_users "$W/bh/users.yaml"
-cat >"$W/bh/bridgehead.yaml" <<EOF
-hostname: bh.bench.localhost
-state_dir: $W/bh/state
-tls:
-  cert_file: $W/tls.crt
-  key_file: $W/tls.key
-listeners:
-  - name: submission
-    address: 127.0.0.1:$BH_PORT
-    mode: submission
-    limits:
-      max_connections: 2000
-      max_connections_per_ip: 1000
-      max_messages_per_connection: 1000
-domains: [example.test]
-auth:
-  cache_ttl: 1h                    # as Dovecot's auth_cache_ttl above
-directory:
-  static:
-    file: $W/bh/users.yaml
-routes:
-  - domains: ["*"]
-    to: smtp://127.0.0.1:$BH_SINK
-    tls: none
-EOF
+write_config "$W/bh/bridgehead.yaml" "$W/bh/state" "$W/bh/users.yaml" "$BH_PORT" submission 2000 1000 "$BH_SINK"
 "$BH" serve -config "$W/bh/bridgehead.yaml" 2>"$W/bh/log" &
 BH_PID=$!
 wait_port "127.0.0.1:$BH_PORT"
