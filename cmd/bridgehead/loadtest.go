@@ -14,7 +14,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"bridgehead.dev/bridgehead/internal/smtpwire"
 )
 
 // loadOptions is one load run, as given on the command line.
@@ -175,7 +178,7 @@ func (o *loadOptions) check() error {
 type loader struct {
 	o       loadOptions
 	tlsConf *tls.Config
-	body    []byte // the message after its per-message header, dot-stuffed
+	body    []byte // the message after its per-message header
 	claimed atomic.Int64
 	live    liveCounters
 }
@@ -184,7 +187,7 @@ type loader struct {
 // the clients; the result then covers what was done.
 func runLoad(ctx context.Context, o loadOptions, progress io.Writer) (*loadResult, error) {
 	host, _, _ := net.SplitHostPort(o.server)
-	l := &loader{o: o, body: dotStuff(messageBody(o.size))}
+	l := &loader{o: o, body: messageBody(o.size)}
 	l.tlsConf = newLoadTLSConfig(o, host)
 
 	start := time.Now()
@@ -266,7 +269,7 @@ func (l *loader) client(ctx context.Context, id int, st *clientStats) {
 		} else {
 			l.fail(st, err)
 			var se *smtp.SMTPError
-			if !errors.As(err, &se) || c.c.reset() != nil {
+			if !errors.As(err, &se) || c.reset() != nil {
 				c.close()
 				c = nil
 				continue
@@ -303,18 +306,29 @@ func errorClass(err error) string {
 
 // loadConn is one client connection, closed when ctx is cancelled.
 type loadConn struct {
-	c    *wireClient
-	stop func() bool
+	c       *smtpwire.Client
+	timeout time.Duration
+	stop    func() bool
 }
+
+// arm sets the deadline for the next command and its reply.
+func (c *loadConn) arm() { _ = c.c.Conn().SetDeadline(time.Now().Add(c.timeout)) }
 
 func (c *loadConn) close() {
 	c.stop()
-	_ = c.c.conn.Close()
+	_ = c.c.Conn().Close()
 }
 
 func (c *loadConn) quit() {
 	c.stop()
-	_ = c.c.quit() // closes the connection too
+	c.arm()
+	_ = c.c.Quit()
+	_ = c.c.Conn().Close()
+}
+
+func (c *loadConn) reset() error {
+	c.arm()
+	return c.c.Rset()
 }
 
 // dial opens a connection and takes it through TLS, EHLO and AUTH.
@@ -342,32 +356,46 @@ func (l *loader) dialFrom(ctx context.Context, src *net.TCPAddr) (*loadConn, err
 		}
 		nc = tc
 	}
-	lc := &loadConn{stop: context.AfterFunc(ctx, func() { nc.Close() })}
+	lc := &loadConn{c: smtpwire.NewClient(nc, false), timeout: l.o.timeout,
+		stop: context.AfterFunc(ctx, func() { nc.Close() })}
 	fail := func(step string, err error) (*loadConn, error) {
 		lc.stop()
 		nc.Close()
 		return nil, fmt.Errorf("%s: %w", step, err)
 	}
-	c, err := newWireClient(nc, l.o.timeout)
-	if err != nil {
-		return fail("connect", err)
+	lc.arm()
+	if err := lc.c.Greet(); err != nil {
+		return fail("greeting", err)
 	}
-	lc.c = c
-	if err := c.hello("loadtest.localhost"); err != nil {
+	if err := lc.c.Hello("loadtest.localhost"); err != nil {
 		return fail("ehlo", err)
 	}
 	if l.o.tlsMode == "starttls" {
-		if err := c.startTLS(l.tlsConf); err != nil {
+		if _, err := lc.c.Cmd(220, "STARTTLS"); err != nil {
 			return fail("starttls", err)
 		}
+		tc := tls.Client(nc, l.tlsConf)
+		if err := tc.HandshakeContext(dctx); err != nil {
+			return fail("starttls", err)
+		}
+		lc.c = smtpwire.NewClient(tc, false)
+		lc.arm()
 		// The second EHLO also completes the handshake, so all of it
 		// counts as setup.
-		if err := c.hello("loadtest.localhost"); err != nil {
+		if err := lc.c.Hello("loadtest.localhost"); err != nil {
 			return fail("ehlo", err)
 		}
 	}
-	if l.o.auth != "none" {
-		if err := c.auth(l.o.auth, l.o.user, l.o.password); err != nil {
+	var mech sasl.Client
+	switch l.o.auth {
+	case "plain":
+		mech = sasl.NewPlainClient("", l.o.user, l.o.password)
+	case "login":
+		mech = sasl.NewLoginClient(l.o.user, l.o.password)
+	}
+	if mech != nil {
+		lc.arm()
+		if err := lc.c.Auth(mech); err != nil {
 			return fail("auth", err)
 		}
 	}
@@ -378,8 +406,9 @@ func (l *loader) dialFrom(ctx context.Context, src *net.TCPAddr) (*loadConn, err
 func (l *loader) send(c *loadConn, client int, seq int64) error {
 	hdr := fmt.Sprintf("From: <%s>\r\nTo: <%s>\r\nSubject: loadtest %d\r\nDate: %s\r\nMessage-ID: <loadtest.%d.%d.%d@localhost>\r\n",
 		l.o.from, l.o.to[0], seq, time.Now().Format(time.RFC1123Z), time.Now().UnixNano(), client, seq)
-	_, pipe := c.c.ext["PIPELINING"]
-	return c.c.send(l.o.from, l.o.to, [][]byte{dotStuff([]byte(hdr)), l.body}, pipe && !l.o.noPipe)
+	c.arm()
+	pipe := c.c.Has("PIPELINING") && !l.o.noPipe
+	return loadSend(c.c, l.o.from, l.o.to, [][]byte{[]byte(hdr), l.body}, pipe)
 }
 
 // messageBody makes the part of every message after its header: an empty

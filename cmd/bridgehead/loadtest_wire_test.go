@@ -9,34 +9,9 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"bridgehead.dev/bridgehead/internal/smtpwire"
 )
-
-func TestDotStuff(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{
-		"":                      "",
-		"a\r\n":                 "a\r\n",
-		".\r\n":                 "..\r\n",
-		"a\r\n.b\r\n..c\r\n":    "a\r\n..b\r\n...c\r\n",
-		"x.\r\n.":               "x.\r\n..",
-		"\r\n.\r\n\r\n.end\r\n": "\r\n..\r\n\r\n..end\r\n",
-	} {
-		if got := string(dotStuff([]byte(in))); got != want {
-			t.Errorf("dotStuff(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestReplyErrorParsesEnhancedCode(t *testing.T) {
-	t.Parallel()
-	se := replyError(550, []string{"5.1.1 No such user", "here"})
-	if se.Code != 550 || se.EnhancedCode != (smtp.EnhancedCode{5, 1, 1}) || se.Message != "No such user\nhere" {
-		t.Errorf("got %+v", se)
-	}
-	if se := replyError(451, []string{"try later"}); se.EnhancedCode != smtp.NoEnhancedCode || se.Message != "try later" {
-		t.Errorf("without enhanced code: %+v", se)
-	}
-}
 
 // scriptedServer accepts one connection and runs serve on it.
 func scriptedServer(t *testing.T, serve func(r *bufio.Reader, w net.Conn)) string {
@@ -76,7 +51,7 @@ func readLines(r *bufio.Reader, n int) []string {
 // A server that offers PIPELINING and answers MAIL, RCPT and DATA only
 // once it has them all: a client waiting for each reply would never get
 // one. One recipient is refused, DATA is accepted: the body still goes.
-func TestWireClientPipelines(t *testing.T) {
+func TestLoadSendPipelines(t *testing.T) {
 	t.Parallel()
 	cmds := make(chan []string, 1)
 	addr := scriptedServer(t, func(r *bufio.Reader, w net.Conn) {
@@ -98,18 +73,18 @@ func TestWireClientPipelines(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	c, err := newWireClient(nc, 5*time.Second)
-	if err != nil {
+	c := smtpwire.NewClient(nc, false)
+	if err := c.Greet(); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.hello("client"); err != nil {
+	if err := c.Hello("client"); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := c.ext["PIPELINING"]; !ok {
-		t.Fatalf("extensions %v", c.ext)
+	if !c.Has("PIPELINING") {
+		t.Fatal("PIPELINING not seen")
 	}
-	err = c.send("a@example.test", []string{"b@example.test", "x@example.test"},
-		[][]byte{[]byte("Subject: x\r\n"), dotStuff([]byte(".dot\r\n"))}, true)
+	err = loadSend(c, "a@example.test", []string{"b@example.test", "x@example.test"},
+		[][]byte{[]byte("Subject: x\r\n"), []byte(".dot\r\n")}, true)
 	// The refused recipient is reported; a 554 would mean the body the
 	// others got was wrong.
 	var se *smtp.SMTPError
@@ -124,7 +99,7 @@ func TestWireClientPipelines(t *testing.T) {
 
 // Without PIPELINING every command waits for its reply, and a refused
 // MAIL is reported with its code.
-func TestWireClientWithoutPipelining(t *testing.T) {
+func TestLoadSendWithoutPipelining(t *testing.T) {
 	t.Parallel()
 	addr := scriptedServer(t, func(r *bufio.Reader, w net.Conn) {
 		_, _ = w.Write([]byte("220 test ESMTP\r\n"))
@@ -139,20 +114,19 @@ func TestWireClientWithoutPipelining(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := newWireClient(nc, 5*time.Second)
-	if err != nil {
+	c := smtpwire.NewClient(nc, false)
+	if err := c.Greet(); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.hello("client"); err != nil {
+	if err := c.Hello("client"); err != nil {
 		t.Fatal(err)
 	}
-	_, pipe := c.ext["PIPELINING"]
-	err = c.send("a@example.test", []string{"b@example.test"}, [][]byte{[]byte("x\r\n")}, pipe)
+	err = loadSend(c, "a@example.test", []string{"b@example.test"}, [][]byte{[]byte("x\r\n")}, c.Has("PIPELINING"))
 	var se *smtp.SMTPError
 	if !errors.As(err, &se) || se.Code != 451 || se.EnhancedCode != (smtp.EnhancedCode{4, 3, 0}) {
 		t.Fatalf("send = %v, want 451 4.3.0", err)
 	}
-	if err := c.quit(); err != nil {
+	if err := c.Quit(); err != nil {
 		t.Errorf("quit: %v", err)
 	}
 }

@@ -6,11 +6,13 @@ import (
 	"strings"
 
 	"github.com/emersion/go-smtp"
+
+	"bridgehead.dev/bridgehead/internal/smtpwire"
 )
 
 // mailCmd renders MAIL FROM with the parameters the server announced:
 // BODY=8BITMIME, SIZE, SMTPUTF8 and the DSN ones (RET, ENVID).
-func (c *client) mailCmd(from string, o *smtp.MailOptions) (string, error) {
+func mailCmd(c *smtpwire.Client, from string, o *smtp.MailOptions) (string, error) {
 	if strings.ContainsAny(from, "\r\n<>") {
 		return "", errors.New("malformed sender address")
 	}
@@ -18,20 +20,20 @@ func (c *client) mailCmd(from string, o *smtp.MailOptions) (string, error) {
 	sb.WriteString("MAIL FROM:<")
 	sb.WriteString(from)
 	sb.WriteByte('>')
-	if c.has("8BITMIME") {
+	if c.Has("8BITMIME") {
 		sb.WriteString(" BODY=8BITMIME")
 	}
-	if c.has("SIZE") && o.Size != 0 {
+	if c.Has("SIZE") && o.Size != 0 {
 		sb.WriteString(" SIZE=")
 		sb.WriteString(strconv.FormatInt(o.Size, 10))
 	}
 	if o.UTF8 {
-		if !c.has("SMTPUTF8") {
+		if !c.Has("SMTPUTF8") {
 			return "", errors.New("server does not support SMTPUTF8")
 		}
 		sb.WriteString(" SMTPUTF8")
 	}
-	if c.has("DSN") {
+	if c.Has("DSN") {
 		if o.Return != "" {
 			sb.WriteString(" RET=")
 			sb.WriteString(string(o.Return))
@@ -46,7 +48,7 @@ func (c *client) mailCmd(from string, o *smtp.MailOptions) (string, error) {
 
 // rcptCmd renders RCPT TO with NOTIFY and ORCPT when the server announced
 // DSN.
-func (c *client) rcptCmd(to string, o *smtp.RcptOptions) (string, error) {
+func rcptCmd(c *smtpwire.Client, to string, o *smtp.RcptOptions) (string, error) {
 	if strings.ContainsAny(to, "\r\n<>") {
 		return "", errors.New("malformed recipient address")
 	}
@@ -54,7 +56,7 @@ func (c *client) rcptCmd(to string, o *smtp.RcptOptions) (string, error) {
 	sb.WriteString("RCPT TO:<")
 	sb.WriteString(to)
 	sb.WriteByte('>')
-	if c.has("DSN") {
+	if c.Has("DSN") {
 		if len(o.Notify) > 0 {
 			sb.WriteString(" NOTIFY=")
 			for i, n := range o.Notify {
@@ -71,7 +73,7 @@ func (c *client) rcptCmd(to string, o *smtp.RcptOptions) (string, error) {
 			switch {
 			case o.OriginalRecipientType == smtp.DSNAddressTypeRFC822:
 				sb.WriteString(xtext(o.OriginalRecipient))
-			case c.has("SMTPUTF8"):
+			case c.Has("SMTPUTF8"):
 				sb.WriteString(utf8AddrText(o.OriginalRecipient, true))
 			default:
 				sb.WriteString(utf8AddrText(o.OriginalRecipient, false))

@@ -10,17 +10,22 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"bridgehead.dev/bridgehead/internal/smtpwire"
 )
 
 // session is one open client connection to a back end.
 type session struct {
-	c      *client
+	c      *smtpwire.Client
 	conn   net.Conn // what the client talks over (deadlines go here)
 	stop   func() bool
 	broken bool // the connection is unusable: close without QUIT
 	used   int  // transactions carried so far
 	// idleTimer closes the session when it idles in the pool too long.
 	idleTimer *time.Timer
+	// copyBuf carries message bodies from the queue to the connection,
+	// made at the first message.
+	copyBuf []byte
 }
 
 // connect dials t, says EHLO/LHLO, applies its TLS policy and logs in. A closed ctx
@@ -57,13 +62,13 @@ func (d *Deliverer) connectPolicy(ctx context.Context, t *target, policy TLSPoli
 		raw.Close()
 		return nil, err
 	}
-	c := newClient(conn, t.scheme == schemeLMTP)
+	c := smtpwire.NewClient(conn, t.scheme == schemeLMTP)
 	s := &session{c: c, conn: conn, stop: stop}
 	d.arm(ctx, s)
-	if err := c.greet(); err != nil {
+	if err := c.Greet(); err != nil {
 		return fail(fmt.Errorf("greeting: %w", err))
 	}
-	if err := c.hello(d.opts.Hostname); err != nil {
+	if err := c.Hello(d.opts.Hostname); err != nil {
 		return fail(fmt.Errorf("hello: %w", err))
 	}
 	if t.scheme != schemeSMTPS && policy != PolicyNone {
@@ -72,9 +77,9 @@ func (d *Deliverer) connectPolicy(ctx context.Context, t *target, policy TLSPoli
 			return fail(err)
 		}
 		if tc != nil {
-			s.c, s.conn = tc, tc.conn
+			s.c, s.conn = tc, tc.Conn()
 			d.arm(ctx, s)
-			if err := tc.hello(d.opts.Hostname); err != nil {
+			if err := tc.Hello(d.opts.Hostname); err != nil {
 				var se *smtp.SMTPError
 				if !errors.As(err, &se) {
 					return fail(&handshakeError{err})
@@ -85,7 +90,7 @@ func (d *Deliverer) connectPolicy(ctx context.Context, t *target, policy TLSPoli
 	}
 	if t.auth != nil {
 		d.arm(ctx, s)
-		if err := s.c.login(t.auth); err != nil {
+		if err := s.c.Login(t.auth.Username, t.auth.Password); err != nil {
 			return fail(fmt.Errorf("auth as %s: %w", t.auth.Username, err))
 		}
 	}
@@ -113,7 +118,7 @@ func (d *Deliverer) close(ctx context.Context, s *session) {
 	s.stop()
 	if !s.broken && ctx.Err() == nil {
 		_ = s.conn.SetDeadline(time.Now().Add(bounded(ctx, min(d.opts.CommandTimeout, 10*time.Second))))
-		_ = s.c.quit()
+		_ = s.c.Quit()
 	}
 	_ = s.conn.Close()
 }

@@ -10,8 +10,8 @@
 // onto queue.Result: 2xx delivered, 5xx permanent, 4xx and every failure
 // to reach or talk to a back end temporary.
 //
-// The client side of SMTP and LMTP is the package's own (wire.go,
-// pipeline.go, dotwriter.go): with PIPELINING (RFC 2920) MAIL, every RCPT
+// The client side of SMTP and LMTP is bridgehead's own (internal/smtpwire,
+// pipeline.go here): with PIPELINING (RFC 2920) MAIL, every RCPT
 // and DATA leave in one write, the body is dot-stuffed in bulk, and a
 // pooled connection goes on to the next MAIL without RSET or EHLO, two
 // round trips per message.

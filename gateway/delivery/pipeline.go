@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"bridgehead.dev/bridgehead/gateway/queue"
+	"bridgehead.dev/bridgehead/internal/smtpwire"
 )
 
 // pipelineDepth is how many commands go out before their replies are
@@ -26,13 +27,13 @@ func (d *Deliverer) send(ctx context.Context, s *session, x *txn, env *queue.Env
 	for _, r := range x.rcpts {
 		utf8 = utf8 || !isASCII(r.Address)
 	}
-	if utf8 && !c.has("SMTPUTF8") {
+	if utf8 && !c.Has("SMTPUTF8") {
 		x.answerRest(queue.Result{Code: 553, Enhanced: "5.6.7", Permanent: true,
 			Text: "non-ASCII address and the back end does not support SMTPUTF8"})
 		return
 	}
-	dsn := c.has("DSN")
-	mail, err := c.mailCmd(env.From, mailOptions(env, utf8))
+	dsn := c.Has("DSN")
+	mail, err := mailCmd(c, env.From, mailOptions(env, utf8))
 	if err != nil {
 		x.answerRest(errResult("MAIL", err))
 		return
@@ -43,7 +44,7 @@ func (d *Deliverer) send(ctx context.Context, s *session, x *txn, env *queue.Env
 		if x.first[i] != i {
 			continue
 		}
-		line, err := c.rcptCmd(r.Address, rcptOptions(r))
+		line, err := rcptCmd(c, r.Address, rcptOptions(r))
 		if err != nil {
 			x.answer(i, errResult("RCPT", err))
 			continue
@@ -61,14 +62,14 @@ func (d *Deliverer) send(ctx context.Context, s *session, x *txn, env *queue.Env
 	}
 	x.dataSent = true
 	_ = s.conn.SetDeadline(time.Now().Add(bounded(ctx, d.opts.DataTimeout)))
-	if c.copyBuf == nil {
-		c.copyBuf = make([]byte, 16<<10)
+	if s.copyBuf == nil {
+		s.copyBuf = make([]byte, 16<<10)
 	}
-	dw := newDotWriter(c.bw)
-	err = dw.readFrom(body, c.copyBuf)
+	dw := smtpwire.NewDotWriter(c.Writer())
+	err = dw.CopyFrom(body, s.copyBuf)
 	if err == nil {
 		if err = dw.Close(); err == nil {
-			err = c.flush()
+			err = c.Flush()
 		}
 	}
 	if err != nil {
@@ -83,7 +84,7 @@ func (d *Deliverer) send(ctx context.Context, s *session, x *txn, env *queue.Env
 		n = len(accepted)
 	}
 	for k := range n {
-		r, err := c.readReply()
+		r, err := c.ReadReply()
 		if err != nil {
 			s.broken = true
 			x.answerRest(d.errResult(ctx, "end of data", err))
@@ -99,16 +100,16 @@ func (d *Deliverer) send(ctx context.Context, s *session, x *txn, env *queue.Env
 }
 
 // finalResult maps the reply to the end of the data.
-func (d *Deliverer) finalResult(s *session, r reply, dsn bool) queue.Result {
-	if r.code/100 == 2 {
-		ok := okResult(r.text)
+func (d *Deliverer) finalResult(s *session, r smtpwire.Reply, dsn bool) queue.Result {
+	if r.Code/100 == 2 {
+		ok := okResult(r.Text)
 		ok.Relayed = !dsn
 		return ok
 	}
-	if r.code/100 == 3 || r.code == 421 {
+	if r.Code/100 == 3 || r.Code == 421 {
 		s.broken = true
 	}
-	return replyResult(r.err())
+	return replyResult(r.Err())
 }
 
 // envelope sends cmds (MAIL, the RCPTs of the recipients idx, DATA) and
@@ -119,12 +120,12 @@ func (d *Deliverer) finalResult(s *session, r reply, dsn bool) queue.Result {
 func (d *Deliverer) envelope(ctx context.Context, s *session, x *txn, cmds []string, idx []int) ([]int, bool) {
 	c := s.c
 	depth := 1
-	if c.has("PIPELINING") {
+	if c.Has("PIPELINING") {
 		depth = pipelineDepth
 	}
 	last := len(cmds) - 1 // DATA
 	var accepted []int
-	var data *reply
+	var data *smtpwire.Reply
 	mailOK, stop := false, false
 	sent, read := 0, 0
 	op := func(k int) string {
@@ -147,7 +148,7 @@ func (d *Deliverer) envelope(ctx context.Context, s *session, x *txn, cmds []str
 				stop = true // every recipient refused: no DATA
 				break
 			}
-			if err := c.writeCmd(cmds[sent]); err != nil {
+			if err := c.WriteCmd(cmds[sent]); err != nil {
 				return fail(sent, err)
 			}
 			sent++
@@ -156,54 +157,54 @@ func (d *Deliverer) envelope(ctx context.Context, s *session, x *txn, cmds []str
 			break
 		}
 		d.arm(ctx, s)
-		if err := c.flush(); err != nil {
+		if err := c.Flush(); err != nil {
 			return fail(read, err)
 		}
 		for ; read < sent; read++ {
-			r, err := c.readReply()
+			r, err := c.ReadReply()
 			if err != nil {
 				return fail(read, err)
 			}
-			if r.code == 421 {
+			if r.Code == 421 {
 				// The server is closing the connection (perhaps it
 				// timed out while idle in the pool).
 				s.broken = true
-				x.answerRest(replyResult(r.err()))
+				x.answerRest(replyResult(r.Err()))
 				return nil, false
 			}
 			switch {
 			case read == last:
 				data = &r
-			case r.code/100 == 3:
+			case r.Code/100 == 3:
 				return fail(read, &unexpectedError{r})
 			case read == 0:
-				mailOK = r.code/100 == 2
+				mailOK = r.Code/100 == 2
 				if !mailOK {
-					x.answerRest(replyResult(r.err()))
+					x.answerRest(replyResult(r.Err()))
 					stop = true
 				}
 			case !mailOK:
 				// Refused as MAIL was: answered already.
-			case r.code/100 == 2:
+			case r.Code/100 == 2:
 				accepted = append(accepted, idx[read-1])
 			default:
-				x.answer(idx[read-1], replyResult(r.err()))
+				x.answer(idx[read-1], replyResult(r.Err()))
 			}
 		}
 	}
 	switch {
-	case data != nil && data.code/100 == 3 && len(accepted) > 0:
+	case data != nil && data.Code/100 == 3 && len(accepted) > 0:
 		return accepted, true
-	case data != nil && data.code/100 != 4 && data.code/100 != 5:
+	case data != nil && data.Code/100 != 4 && data.Code/100 != 5:
 		// Ready for a body no one is to get, or a reply of the wrong
 		// kind: the state is unknown, drop the connection.
 		return fail(last, &unexpectedError{*data})
 	case data != nil && mailOK:
-		x.answerRest(replyResult(data.err()))
+		x.answerRest(replyResult(data.Err()))
 	}
 	if mailOK {
 		d.arm(ctx, s)
-		if err := c.rset(); err != nil {
+		if err := c.Rset(); err != nil {
 			s.broken = true
 		}
 	}
@@ -212,8 +213,8 @@ func (d *Deliverer) envelope(ctx context.Context, s *session, x *txn, cmds []str
 
 // unexpectedError is a reply of a kind the command cannot have: the
 // connection's state is unknown.
-type unexpectedError struct{ r reply }
+type unexpectedError struct{ r smtpwire.Reply }
 
 func (e *unexpectedError) Error() string {
-	return "unexpected reply " + strconv.Itoa(e.r.code) + " " + e.r.text
+	return "unexpected reply " + strconv.Itoa(e.r.Code) + " " + e.r.Text
 }

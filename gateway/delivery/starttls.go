@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"bridgehead.dev/bridgehead/internal/smtpwire"
 )
 
 // handshakeError is a failed TLS handshake after STARTTLS (or a TLS
@@ -23,29 +25,29 @@ func (e *handshakeError) Unwrap() error { return e.err }
 // returns a new client on the TLS connection (which must say EHLO/LHLO
 // again), or nil to go on in plain text when opportunistic TLS did not
 // happen.
-func (d *Deliverer) startTLS(ctx context.Context, c *client, t *target, policy TLSPolicy) (*client, error) {
-	if !c.has("STARTTLS") {
+func (d *Deliverer) startTLS(ctx context.Context, c *smtpwire.Client, t *target, policy TLSPolicy) (*smtpwire.Client, error) {
+	if !c.Has("STARTTLS") {
 		if policy == PolicyOpportunistic {
 			return nil, nil
 		}
 		return nil, errors.New("STARTTLS not offered, TLS policy " + string(policy))
 	}
-	if _, err := c.cmd(220, "STARTTLS"); err != nil {
+	if _, err := c.Cmd(220, "STARTTLS"); err != nil {
 		var se *smtp.SMTPError
 		if policy == PolicyOpportunistic && errors.As(err, &se) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("STARTTLS: %w", err)
 	}
-	if c.br.Buffered() > 0 {
+	if c.Buffered() > 0 {
 		return nil, errors.New("STARTTLS: data after the 220 reply")
 	}
-	_ = c.conn.SetDeadline(time.Time{})
-	tc := tls.Client(c.conn, t.tlsConfig())
+	_ = c.Conn().SetDeadline(time.Time{})
+	tc := tls.Client(c.Conn(), t.tlsConfig())
 	hctx, cancel := context.WithTimeout(ctx, d.opts.DialTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
 		return nil, &handshakeError{err}
 	}
-	return newClient(tc, c.lmtp), nil
+	return smtpwire.NewClient(tc, c.LMTP()), nil
 }

@@ -1,4 +1,4 @@
-package delivery
+package smtpwire
 
 import (
 	"bufio"
@@ -33,7 +33,7 @@ func TestDotWriter(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var out bytes.Buffer
-			w := newDotWriter(&out)
+			w := NewDotWriter(&out)
 			for _, s := range tc.writes {
 				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
 					t.Fatalf("Write(%q) = %d, %v", s, n, err)
@@ -66,7 +66,7 @@ func TestDotWriterMatchesTextproto(t *testing.T) {
 	}
 	for _, chunk := range []int{1, 2, 3, 77, 4096, 32 << 10, len(body)} {
 		var got bytes.Buffer
-		w := newDotWriter(&got)
+		w := NewDotWriter(&got)
 		if _, err := io.CopyBuffer(w, onlyReader{bytes.NewReader(body)}, make([]byte, chunk)); err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +100,7 @@ func (e *errWriter) Write(b []byte) (int, error) {
 
 func TestDotWriterError(t *testing.T) {
 	t.Parallel()
-	w := newDotWriter(&errWriter{n: 3})
+	w := NewDotWriter(&errWriter{n: 3})
 	if _, err := w.Write([]byte("abc\r\n.def\r\n")); err == nil {
 		t.Fatal("write error not reported")
 	}
@@ -111,7 +111,7 @@ func BenchmarkDotWriter(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.Run("ours", func(b *testing.B) {
 		for b.Loop() {
-			w := newDotWriter(io.Discard)
+			w := NewDotWriter(io.Discard)
 			_, _ = w.Write(body)
 			_ = w.Close()
 		}
@@ -124,4 +124,20 @@ func BenchmarkDotWriter(b *testing.B) {
 			_ = w.Close()
 		}
 	})
+}
+
+// benchBody is a message of about n bytes in 76-character lines, some of
+// them starting with a dot.
+func benchBody(n int) string {
+	var sb strings.Builder
+	sb.WriteString("From: alice@example.test\r\nTo: bob@example.test\r\nSubject: bench\r\n\r\n")
+	line := strings.Repeat("x", 74) + "\r\n"
+	for i := 0; sb.Len() < n; i++ {
+		if i%10 == 0 {
+			sb.WriteString("." + line[1:])
+			continue
+		}
+		sb.WriteString(line)
+	}
+	return sb.String()
 }

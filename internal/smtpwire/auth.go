@@ -1,4 +1,4 @@
-package delivery
+package smtpwire
 
 import (
 	"encoding/base64"
@@ -13,25 +13,25 @@ import (
 // maxAuthSteps bounds the challenges of one AUTH exchange.
 const maxAuthSteps = 8
 
-// login authenticates with PLAIN when the server offers it, else LOGIN.
-func (c *client) login(a *Auth) error {
-	ok, params := c.extension("AUTH")
+// Login authenticates with PLAIN when the server offers it, else LOGIN.
+func (c *Client) Login(username, password string) error {
+	ok, params := c.Extension("AUTH")
 	if !ok {
 		return errors.New("server offers no AUTH")
 	}
 	mechs := strings.Fields(strings.ToUpper(params))
 	switch {
 	case slices.Contains(mechs, sasl.Plain):
-		return c.auth(sasl.NewPlainClient("", a.Username, a.Password))
+		return c.Auth(sasl.NewPlainClient("", username, password))
 	case slices.Contains(mechs, sasl.Login):
-		return c.auth(sasl.NewLoginClient(a.Username, a.Password))
+		return c.Auth(sasl.NewLoginClient(username, password))
 	}
 	return errors.New("server offers neither PLAIN nor LOGIN (" + params + ")")
 }
 
-// auth runs one SASL exchange (RFC 4954), the initial response on the
+// Auth runs one SASL exchange (RFC 4954), the initial response on the
 // AUTH line. A refusal is the server's *smtp.SMTPError.
-func (c *client) auth(a sasl.Client) error {
+func (c *Client) Auth(a sasl.Client) error {
 	mech, resp, err := a.Start()
 	if err != nil {
 		return fmt.Errorf("start %s: %w", mech, err)
@@ -44,23 +44,23 @@ func (c *client) auth(a sasl.Client) error {
 		line += " ="
 	}
 	for range maxAuthSteps {
-		r, err := c.cmd(0, line)
+		r, err := c.Cmd(0, line)
 		if err != nil {
 			return err
 		}
-		switch r.code {
+		switch r.Code {
 		case 235:
 			return nil
 		case 334:
 		default:
-			return r.err()
+			return r.Err()
 		}
-		chal, err := base64.StdEncoding.DecodeString(r.text)
+		chal, err := base64.StdEncoding.DecodeString(r.Text)
 		if err == nil {
 			resp, err = a.Next(chal)
 		}
 		if err != nil {
-			_, _ = c.cmd(0, "*") // cancel the exchange
+			_, _ = c.Cmd(0, "*") // cancel the exchange
 			return fmt.Errorf("%s challenge: %w", mech, err)
 		}
 		line = base64.StdEncoding.EncodeToString(resp)

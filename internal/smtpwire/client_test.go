@@ -1,4 +1,4 @@
-package delivery
+package smtpwire
 
 import (
 	"bufio"
@@ -9,9 +9,9 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-func readOne(s string) (reply, error) {
-	c := &client{br: bufio.NewReaderSize(strings.NewReader(s), 4096)}
-	return c.readReply()
+func readOne(s string) (Reply, error) {
+	c := &Client{br: bufio.NewReaderSize(strings.NewReader(s), 4096)}
+	return c.ReadReply()
 }
 
 func TestReadReply(t *testing.T) {
@@ -27,8 +27,8 @@ func TestReadReply(t *testing.T) {
 		{"220 bare LF\n", 220, "bare LF"},
 	} {
 		r, err := readOne(tc.in)
-		if err != nil || r.code != tc.code || r.text != tc.text {
-			t.Errorf("%q: %d %q %v, want %d %q", tc.in, r.code, r.text, err, tc.code, tc.text)
+		if err != nil || r.Code != tc.code || r.Text != tc.text {
+			t.Errorf("%q: %d %q %v, want %d %q", tc.in, r.Code, r.Text, err, tc.code, tc.text)
 		}
 	}
 	for _, bad := range []string{
@@ -37,7 +37,7 @@ func TestReadReply(t *testing.T) {
 		"250 " + strings.Repeat("x", 5000) + "\r\n", strings.Repeat("250-x\r\n", maxReplyLines+1) + "250 end\r\n",
 	} {
 		if r, err := readOne(bad); err == nil {
-			t.Errorf("%.40q: read as %d %q, want an error", bad, r.code, r.text)
+			t.Errorf("%.40q: read as %d %q, want an error", bad, r.Code, r.Text)
 		} else {
 			var se *smtp.SMTPError
 			if errors.As(err, &se) {
@@ -50,17 +50,17 @@ func TestReadReply(t *testing.T) {
 func TestReplyErr(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		r    reply
+		r    Reply
 		ec   smtp.EnhancedCode
 		text string
 	}{
-		{reply{550, "5.1.1 No such user"}, smtp.EnhancedCode{5, 1, 1}, "No such user"},
-		{reply{452, "4.2.2 Full\n4.2.2 try later"}, smtp.EnhancedCode{4, 2, 2}, "Full\ntry later"},
-		{reply{554, "Transaction failed"}, smtp.EnhancedCode{}, "Transaction failed"},
-		{reply{451, "4.x.0 odd"}, smtp.EnhancedCode{}, "4.x.0 odd"},
+		{Reply{550, "5.1.1 No such user"}, smtp.EnhancedCode{5, 1, 1}, "No such user"},
+		{Reply{452, "4.2.2 Full\n4.2.2 try later"}, smtp.EnhancedCode{4, 2, 2}, "Full\ntry later"},
+		{Reply{554, "Transaction failed"}, smtp.EnhancedCode{}, "Transaction failed"},
+		{Reply{451, "4.x.0 odd"}, smtp.EnhancedCode{}, "4.x.0 odd"},
 	} {
-		se := tc.r.err()
-		if se.Code != tc.r.code || se.EnhancedCode != tc.ec || se.Message != tc.text {
+		se := tc.r.Err()
+		if se.Code != tc.r.Code || se.EnhancedCode != tc.ec || se.Message != tc.text {
 			t.Errorf("%+v: %+v", tc.r, se)
 		}
 	}

@@ -1,4 +1,4 @@
-package delivery
+package smtpwire
 
 import (
 	"bytes"
@@ -6,12 +6,12 @@ import (
 	"io"
 )
 
-// dotWriter writes a message body for DATA (RFC 5321 section 4.5.2): a
+// DotWriter writes a message body for DATA (RFC 5321 section 4.5.2): a
 // dot is added before every line that starts with one, and Close ends the
 // body with CRLF if it lacks one, then ".\r\n". The body is expected with
 // CRLF line ends (as the queue stores it); it is copied in runs between
 // the lines to stuff, found with bytes.Index, not byte by byte.
-type dotWriter struct {
+type DotWriter struct {
 	w io.Writer
 	// last two bytes written of the body, to know whether the next one
 	// starts a line and whether the body ends with CRLF.
@@ -19,12 +19,13 @@ type dotWriter struct {
 	n          int64 // body bytes seen
 }
 
-func newDotWriter(w io.Writer) *dotWriter { return &dotWriter{w: w} }
+// NewDotWriter writes a body to w.
+func NewDotWriter(w io.Writer) *DotWriter { return &DotWriter{w: w} }
 
 var dot = []byte{'.'}
 
 // Write stuffs and writes p.
-func (d *dotWriter) Write(p []byte) (int, error) {
+func (d *DotWriter) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -65,9 +66,9 @@ func (d *dotWriter) Write(p []byte) (int, error) {
 	return total, nil
 }
 
-// readFrom copies r into d through buf, the client's buffer kept for
-// every message of the connection (io.Copy would take 32 KiB per call).
-func (d *dotWriter) readFrom(r io.Reader, buf []byte) error {
+// CopyFrom copies r into d through buf, a buffer the caller keeps for
+// every message (io.Copy would take 32 KiB per call).
+func (d *DotWriter) CopyFrom(r io.Reader, buf []byte) error {
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
@@ -86,7 +87,7 @@ func (d *dotWriter) readFrom(r io.Reader, buf []byte) error {
 
 // Close ends the body: CRLF when it does not end with one, then the
 // terminating ".\r\n". An empty body is just ".\r\n".
-func (d *dotWriter) Close() error {
+func (d *DotWriter) Close() error {
 	end := ".\r\n"
 	if d.n > 0 && (d.prev != '\r' || d.last != '\n') {
 		end = "\r\n.\r\n"
