@@ -51,9 +51,12 @@ wait_port "127.0.0.1:$PORT"
 
 ticks() { awk '{print $14 + $15}' "/proc/$BH_PID/stat"; }
 t0=$(ticks)
-/usr/bin/time -f "load tool CPU: %U s user, %S s system" -o "$OUT/loadtest.cpu" \
-	"$BH" loadtest -quiet -server "127.0.0.1:$PORT" -tls "$TLSMODE" -auth plain -user bench -password "$PASSWORD" \
-	-from bench@example.test -to rcpt@example.net -c "$C" -n "$N" -size "$SIZE" -per-conn "$PER_CONN" ${LOADTEST_FLAGS:-} | tee "$OUT/loadtest.txt"
+# bash's time keyword (no /usr/bin/time on a minimal Debian): its report
+# goes to loadtest.cpu, the load tool's own stderr to ours.
+TIMEFORMAT='load tool CPU: %U s user, %S s system'
+{ time "$BH" loadtest -quiet -server "127.0.0.1:$PORT" -tls "$TLSMODE" -auth plain -user bench -password "$PASSWORD" \
+	-from bench@example.test -to rcpt@example.net -c "$C" -n "$N" -size "$SIZE" -per-conn "$PER_CONN" ${LOADTEST_FLAGS:-} 2>&4 |
+	tee "$OUT/loadtest.txt"; } 4>&2 2>"$OUT/loadtest.cpu"
 # Let the relay to the sink finish before stopping the server.
 for _ in $(seq 1 200); do
 	[ "$(find "$W/sink" -type f | wc -l)" -ge "$N" ] && break
