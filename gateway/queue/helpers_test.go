@@ -175,6 +175,21 @@ func commitSized(ctx context.Context, q *Queue, size int) (string, error) {
 	return env.ID, tx.Commit(ctx)
 }
 
+// writtenTx begins a transaction to one recipient and writes a size-byte
+// message, leaving the commit to the test.
+func writtenTx(t *testing.T, q *Queue, size int) *Tx {
+	t.Helper()
+	env := &Envelope{Recipients: []*Recipient{{Address: "b@example.test"}}}
+	tx, err := q.Begin(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Write(testBody(env.ID, size)); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
 // runQueue runs q until the test ends (or stop is called) and returns a
 // stop function that waits for Run to return.
 func runQueue(t *testing.T, q *Queue) (stop func()) {

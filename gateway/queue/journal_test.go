@@ -150,14 +150,7 @@ func TestJournalCommitFails(t *testing.T) {
 	sc.mu.Lock()
 	sc.fail = broken
 	sc.mu.Unlock()
-	env := &Envelope{Recipients: []*Recipient{{Address: "b@example.test"}}}
-	tx, err := q.Begin(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Write(testBody(env.ID, 1024)); err != nil {
-		t.Fatal(err)
-	}
+	tx := writtenTx(t, q, 1024)
 	if err := tx.Commit(t.Context()); !errors.Is(err, broken) {
 		t.Fatalf("Commit = %v, want the sync error", err)
 	}

@@ -197,14 +197,7 @@ func TestCommitFailsCleanly(t *testing.T) {
 	fail = true
 	mu.Unlock()
 
-	env := &Envelope{Recipients: []*Recipient{{Address: "b@example.test"}}}
-	tx, err := q.Begin(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Write(testBody(env.ID, 1024)); err != nil {
-		t.Fatal(err)
-	}
+	tx := writtenTx(t, q, 1024)
 	if err := tx.Commit(t.Context()); err == nil {
 		t.Fatal("Commit succeeded on a file that cannot be written")
 	}
