@@ -241,8 +241,23 @@ func TestOIDCVerifier(t *testing.T) {
 	if _, err := r.v.VerifyToken(ctx, rotated.sign(t, r.claims(nil))); err != nil {
 		t.Errorf("token signed with the rotated key: %v", err)
 	}
-	if _, err := r.v.VerifyToken(ctx, r.rsa.sign(t, r.claims(nil))); err == nil {
-		t.Error("token signed with a retired key accepted")
+	// go-oidc signals the fetch's waiters a moment before it stores the
+	// new key set, so the retired key may still verify for that moment;
+	// after it, never again.
+	retired := r.rsa.sign(t, r.claims(nil))
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, err := r.v.VerifyToken(ctx, retired)
+		if err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("token signed with a retired key still accepted 5 s after the rotation was fetched")
+		}
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := r.v.VerifyToken(ctx, retired); err == nil {
+			t.Fatal("token signed with a retired key accepted again after it was refused")
+		}
 	}
 }
 
