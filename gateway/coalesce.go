@@ -82,22 +82,31 @@ func (c *coalescedConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// SetWriteDeadline sends what is held back, under the deadline it was
-// written under, then sets t. (crypto/tls, closing, sets a deadline in
-// the past after its close_notify.)
+// SetWriteDeadline sets t. A deadline moved later (go-smtp sets one
+// before every reply) keeps what is held back, so the replies to a
+// pipelined group still leave in one write at the next Read; a deadline
+// of now or earlier (crypto/tls, closing, sets one after its
+// close_notify) sends what is held back first, under the deadline it was
+// written under.
 func (c *coalescedConn) SetWriteDeadline(t time.Time) error {
-	c.mu.Lock()
-	_ = c.flushLocked()
-	c.mu.Unlock()
+	c.flushBefore(t)
 	return c.Conn.SetWriteDeadline(t)
 }
 
 // SetDeadline is SetWriteDeadline and SetReadDeadline.
 func (c *coalescedConn) SetDeadline(t time.Time) error {
+	c.flushBefore(t)
+	return c.Conn.SetDeadline(t)
+}
+
+// flushBefore sends what is held back if t would make it time out.
+func (c *coalescedConn) flushBefore(t time.Time) {
+	if t.IsZero() || t.After(time.Now()) {
+		return
+	}
 	c.mu.Lock()
 	_ = c.flushLocked()
 	c.mu.Unlock()
-	return c.Conn.SetDeadline(t)
 }
 
 // Close sends what is held back and closes the connection.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // recordingConn is a fake connection that records each Write it gets.
@@ -125,5 +126,63 @@ func TestCoalescedConnLargeWriteGoesThrough(t *testing.T) {
 	got := raw.got()
 	if len(got) != 2 || got[0] != "small\r\n" || got[1] != big {
 		t.Fatalf("got %d writes, want the held-back line then the large write", len(got))
+	}
+}
+
+// deadlineConn is a recordingConn that also records write deadlines.
+type deadlineConn struct {
+	recordingConn
+	deadlines []time.Time
+}
+
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadlines = append(c.deadlines, t)
+	return nil
+}
+
+func TestCoalescedConnKeepsRepliesAcrossALaterDeadline(t *testing.T) {
+	t.Parallel()
+	raw := &deadlineConn{recordingConn: recordingConn{readFrom: strings.NewReader("message body\r\n")}}
+	c := newCoalescedConn(raw, newWriteBufferPool())
+	// go-smtp answering MAIL, RCPT and DATA sent in one pipelined group:
+	// a write deadline before every reply.
+	for _, l := range []string{"250 2.1.0 Sender OK\r\n", "250 2.1.5 Recipient OK\r\n", "354 Go ahead\r\n"} {
+		if err := c.SetWriteDeadline(time.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(c, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := raw.got(); len(got) != 0 {
+		t.Fatalf("written before the next read: %q", got)
+	}
+	if _, err := c.Read(make([]byte, 64)); err != nil {
+		t.Fatal(err)
+	}
+	want := "250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n354 Go ahead\r\n"
+	if got := raw.got(); len(got) != 1 || got[0] != want {
+		t.Fatalf("writes = %q, want one write %q", got, want)
+	}
+}
+
+func TestCoalescedConnPastDeadlineSendsWhatIsHeldBackFirst(t *testing.T) {
+	t.Parallel()
+	raw := &deadlineConn{recordingConn: recordingConn{readFrom: strings.NewReader("")}}
+	c := newCoalescedConn(raw, newWriteBufferPool())
+	if _, err := io.WriteString(c, "close_notify"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := c.SetWriteDeadline(now); err != nil { // as crypto/tls does after its close_notify
+		t.Fatal(err)
+	}
+	if got := raw.got(); len(got) != 1 || got[0] != "close_notify" {
+		t.Fatalf("writes = %q, want the held-back bytes before the deadline", got)
+	}
+	if len(raw.deadlines) != 1 || !raw.deadlines[0].Equal(now) {
+		t.Fatalf("deadlines = %v", raw.deadlines)
 	}
 }
