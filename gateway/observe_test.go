@@ -144,6 +144,13 @@ func TestSessionMetricsAndProtocolLog(t *testing.T) {
 	c.expectClosed()
 
 	sub := map[string]string{"listener": lnSubmission}
+	// The client sees the end at TLS's close_notify, written before the
+	// connection underneath closes and counts itself out: wait for that.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if metricValue(t, reg, "bridgehead_sessions_active", sub) == 0 {
+			break
+		}
+	}
 	for _, tc := range []struct {
 		name   string
 		labels map[string]string
