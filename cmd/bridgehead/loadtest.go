@@ -35,7 +35,8 @@ type loadOptions struct {
 	perConn  int
 	insecure bool
 	resume   bool
-	noPipe   bool // do not pipeline even when the server offers PIPELINING
+	curves   []tls.CurveID // key exchange groups offered; nil: Go's default
+	noPipe   bool          // do not pipeline even when the server offers PIPELINING
 	timeout  time.Duration
 	progress time.Duration // 0: no progress line
 }
@@ -43,7 +44,7 @@ type loadOptions struct {
 // cmdLoadtest drives a submission server with concurrent clients and
 // reports throughput, errors by reply code and latency percentiles. It
 // exits 1 when any message was not accepted.
-func cmdLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := newFlagSet("loadtest", stderr)
 	o := loadOptions{progress: time.Second}
 	fs.StringVar(&o.server, "server", "127.0.0.1:587", "server host:port")
@@ -60,6 +61,7 @@ func cmdLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.IntVar(&o.perConn, "per-conn", 10, "messages per connection (1: a new connection per message)")
 	insecure := fs.Bool("insecure", false, "do not verify the server certificate (default on when -server is loopback)")
 	fs.BoolVar(&o.resume, "resume", false, "resume TLS sessions across connections")
+	curves := fs.String("curves", "", "TLS key exchange groups to offer, comma separated, e.g. X25519 for a client without post-quantum key exchange (default: Go's, X25519MLKEM768 first)")
 	pipelining := fs.Bool("pipelining", true, "pipeline MAIL, RCPT and DATA when the server offers PIPELINING, as mail clients do")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "timeout for connecting and for each command")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
@@ -69,7 +71,17 @@ func cmdLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.DurationVar(&idle.hold, "idle-hold", 3*time.Second, "with -idle: how long to hold the sessions before measuring and closing")
 	fs.IntVar(&idle.serverPID, "server-pid", 0, "with -idle: the server's process id, to report its resident memory per session")
 	fs.IntVar(&idle.sources, "sources", 1, "with -idle: spread connections over source addresses 127.0.0.1 to 127.0.0.N")
+	prof := addProfileFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	stopProfile, err := prof.start()
+	defer func() {
+		if perr := stopProfile(); perr != nil {
+			err = errors.Join(err, perr)
+		}
+	}()
+	if err != nil {
 		return err
 	}
 	o.insecure = isLoopback(o.server)
@@ -88,9 +100,14 @@ func cmdLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		o.password, _, _ = strings.Cut(string(b), "\n")
 		o.password = strings.TrimRight(o.password, "\r")
 	}
+	if o.curves, err = parseCurves(*curves); err != nil {
+		fmt.Fprintln(stderr, "loadtest: -curves:", err)
+		return errUsage
+	}
 	sz, err := ParseSize(*size)
 	if err != nil {
-		return fmt.Errorf("%w: -size: %v", errUsage, err)
+		fmt.Fprintln(stderr, "loadtest: -size:", err)
+		return errUsage
 	}
 	o.size = int64(sz)
 	for _, r := range strings.Split(*to, ",") {
@@ -214,7 +231,7 @@ func runLoad(ctx context.Context, o loadOptions, progress io.Writer) (*loadResul
 // share a session cache, so reconnecting clients resume TLS sessions as
 // mail clients do.
 func newLoadTLSConfig(o loadOptions, host string) *tls.Config {
-	c := &tls.Config{ServerName: host, InsecureSkipVerify: o.insecure, MinVersion: tls.VersionTLS12} //nolint:gosec // -insecure is the user's choice
+	c := &tls.Config{ServerName: host, InsecureSkipVerify: o.insecure, MinVersion: tls.VersionTLS12, CurvePreferences: o.curves} //nolint:gosec // -insecure is the user's choice
 	if o.resume {
 		c.ClientSessionCache = tls.NewLRUClientSessionCache(o.clients * 2)
 	}
@@ -257,6 +274,7 @@ func (l *loader) client(ctx context.Context, id int, st *clientStats) {
 				continue
 			}
 			st.setup = append(st.setup, time.Since(t0))
+			st.countTLS(c.tls)
 			sent = 0
 		}
 		t0 := time.Now()
@@ -309,6 +327,7 @@ type loadConn struct {
 	c       *smtpwire.Client
 	timeout time.Duration
 	stop    func() bool
+	tls     string // how TLS was negotiated, "" without: see tlsSummary
 }
 
 // arm sets the deadline for the next command and its reply.
@@ -358,6 +377,9 @@ func (l *loader) dialFrom(ctx context.Context, src *net.TCPAddr) (*loadConn, err
 	}
 	lc := &loadConn{c: smtpwire.NewClient(nc, false), timeout: l.o.timeout,
 		stop: context.AfterFunc(ctx, func() { nc.Close() })}
+	if tc, ok := nc.(*tls.Conn); ok {
+		lc.tls = tlsSummary(tc.ConnectionState())
+	}
 	fail := func(step string, err error) (*loadConn, error) {
 		lc.stop()
 		nc.Close()
@@ -379,6 +401,7 @@ func (l *loader) dialFrom(ctx context.Context, src *net.TCPAddr) (*loadConn, err
 			return fail("starttls", err)
 		}
 		lc.c = smtpwire.NewClient(tc, false)
+		lc.tls = tlsSummary(tc.ConnectionState())
 		lc.arm()
 		// The second EHLO also completes the handshake, so all of it
 		// counts as setup.

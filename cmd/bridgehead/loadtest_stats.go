@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +21,32 @@ type clientStats struct {
 	errors   map[string]int
 	latency  []time.Duration // MAIL to the 250 after DATA, accepted messages
 	setup    []time.Duration // connect + TLS + EHLO + AUTH, successful connections
+	tls      map[string]int  // successful connections by tlsSummary
+}
+
+// countTLS counts one connection under how its TLS was negotiated.
+func (s *clientStats) countTLS(summary string) {
+	if summary == "" {
+		return
+	}
+	if s.tls == nil {
+		s.tls = map[string]int{}
+	}
+	s.tls[summary]++
+}
+
+// tlsSummary is how a connection's TLS was negotiated, as the result
+// groups connections: version, key exchange, and whether the session was
+// resumed ("TLSv1.3 X25519MLKEM768", "TLSv1.3 X25519 resumed").
+func tlsSummary(cs tls.ConnectionState) string {
+	s := strings.Replace(tls.VersionName(cs.Version), "TLS 1", "TLSv1", 1)
+	if cs.CurveID != 0 {
+		s += " " + cs.CurveID.String()
+	}
+	if cs.DidResume {
+		s += " resumed"
+	}
+	return s
 }
 
 // liveCounters feed the progress line while the clients run.
@@ -76,6 +105,7 @@ type loadResult struct {
 	Latency     percentiles    `json:"latency_ms"`
 	Setup       percentiles    `json:"setup_ms"`
 	Connections int            `json:"connections"`
+	Handshakes  map[string]int `json:"tls_handshakes"` // connections by TLS version, key exchange, resumption
 }
 
 // percentiles of a set of durations, in milliseconds.
@@ -88,7 +118,8 @@ type percentiles struct {
 // mergeStats adds up the clients' figures.
 func mergeStats(o loadOptions, stats []clientStats, elapsed time.Duration) *loadResult {
 	r := &loadResult{Server: o.server, TLS: o.tlsMode, Clients: o.clients, Messages: o.messages,
-		Size: o.size, PerConn: o.perConn, Elapsed: elapsed.Seconds(), Errors: map[string]int{}}
+		Size: o.size, PerConn: o.perConn, Elapsed: elapsed.Seconds(), Errors: map[string]int{},
+		Handshakes: map[string]int{}}
 	var lat, setup []time.Duration
 	for _, s := range stats {
 		r.Accepted += s.accepted
@@ -98,6 +129,9 @@ func mergeStats(o loadOptions, stats []clientStats, elapsed time.Duration) *load
 		}
 		lat = append(lat, s.latency...)
 		setup = append(setup, s.setup...)
+		for k, v := range s.tls {
+			r.Handshakes[k] += v
+		}
 	}
 	r.Attempted = r.Accepted + r.Failed
 	r.Connections = len(setup)
@@ -150,6 +184,13 @@ func (r *loadResult) writeText(w io.Writer) error {
 		r.Latency.P50, r.Latency.P99, r.Latency.Max)
 	ew.printf("setup:       p50 %.2fms  p99 %.2fms  max %.2fms  (connect+TLS+EHLO+AUTH, %d connections)\n",
 		r.Setup.P50, r.Setup.P99, r.Setup.Max, r.Connections)
+	for i, k := range slices.Sorted(maps.Keys(r.Handshakes)) {
+		label := "tls:        "
+		if i > 0 {
+			label = "            "
+		}
+		ew.printf("%s %s: %d\n", label, k, r.Handshakes[k])
+	}
 	return ew.err
 }
 

@@ -98,9 +98,10 @@ func TestLoadtest(t *testing.T) {
 	runs := []struct {
 		name string
 		args []string
+		tls  string // how every connection's TLS must be negotiated, but for resumption
 	}{
-		{"starttls-plain-reused", []string{"-server", submission, "-tls", "starttls", "-auth", "plain", "-password", "s3cret", "-c", "4", "-per-conn", "5"}},
-		{"implicit-login-new", []string{"-server", submissions, "-tls", "implicit", "-auth", "login", "-password-file", pwFile, "-c", "3", "-per-conn", "1", "-resume"}},
+		{"starttls-plain-reused", []string{"-server", submission, "-tls", "starttls", "-auth", "plain", "-password", "s3cret", "-c", "4", "-per-conn", "5"}, "TLSv1.3 X25519MLKEM768"},
+		{"implicit-login-new", []string{"-server", submissions, "-tls", "implicit", "-auth", "login", "-password-file", pwFile, "-c", "3", "-per-conn", "1", "-resume", "-curves", "x25519,P-256"}, "TLSv1.3 X25519"},
 	}
 	total := 0
 	for _, r := range runs {
@@ -123,6 +124,22 @@ func TestLoadtest(t *testing.T) {
 		}
 		if res.Connections < wantConns {
 			t.Errorf("%s: %d connections, want at least %d", r.name, res.Connections, wantConns)
+		}
+		resumed := 0
+		for k, v := range res.Handshakes {
+			if base, ok := strings.CutSuffix(k, " resumed"); ok {
+				resumed += v
+				k = base
+			}
+			if k != r.tls {
+				t.Errorf("%s: %d connections negotiated %q, want %q", r.name, v, k, r.tls)
+			}
+		}
+		if len(res.Handshakes) == 0 {
+			t.Errorf("%s: no TLS handshakes reported", r.name)
+		}
+		if r.name == "implicit-login-new" && resumed == 0 {
+			t.Errorf("%s: with -resume no connection resumed its TLS session: %v", r.name, res.Handshakes)
 		}
 		if res.Latency.P50 <= 0 || res.Latency.P99 < res.Latency.P50 || res.Setup.P50 <= 0 {
 			t.Errorf("%s: percentiles latency %+v setup %+v, want positive and ordered", r.name, res.Latency, res.Setup)
@@ -205,6 +222,7 @@ func TestLoadtestUsage(t *testing.T) {
 		{"-server", "127.0.0.1:1", "-user", "u", "-to", "c@d", "-from", "a@b", "-tls", "ssl"}, // bad -tls
 		{"-server", "127.0.0.1:1", "-user", "u", "-to", "c@d", "-size", "1XB"},                // bad -size
 		{"-server", "nohost", "-user", "u", "-to", "c@d"},                                     // bad -server
+		{"-server", "127.0.0.1:1", "-user", "u", "-to", "c@d", "-curves", "X448"},             // unknown -curves
 	} {
 		var stdout, stderr bytes.Buffer
 		if err := cmdLoadtest(context.Background(), args, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "usage") {

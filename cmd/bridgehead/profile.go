@@ -9,8 +9,8 @@ import (
 	"runtime/pprof"
 )
 
-// profileFlags are serve's -cpuprofile and -memprofile: profiles for
-// `go tool pprof`, written when the server stops.
+// profileFlags are the -cpuprofile and -memprofile of serve and loadtest:
+// profiles for `go tool pprof`, written when the command ends.
 type profileFlags struct {
 	cpu, mem string
 }
@@ -18,8 +18,8 @@ type profileFlags struct {
 // addProfileFlags registers the profiling flags on fs.
 func addProfileFlags(fs *flag.FlagSet) *profileFlags {
 	p := &profileFlags{}
-	fs.StringVar(&p.cpu, "cpuprofile", "", "write a CPU profile to this file when the server stops")
-	fs.StringVar(&p.mem, "memprofile", "", "write an allocation profile to this file when the server stops")
+	fs.StringVar(&p.cpu, "cpuprofile", "", "write a CPU profile to this file when the command ends")
+	fs.StringVar(&p.mem, "memprofile", "", "write an allocation profile to this file when the command ends")
 	return p
 }
 
