@@ -19,20 +19,18 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$(mktemp -d /tmp/bhprof.XXXXXX)}
 mkdir -p "$OUT"
 W=$(mktemp -d /tmp/bhprofw.XXXXXX)
-# The sink's dumps go to tmpfs when there is one: on the server's disk each
-# file the single-threaded sink creates waits behind the journal commits the
-# server's fsyncs force, and the sink, not the server, sets the pace.
-SD=$(mktemp -d /dev/shm/bhsink.XXXXXX 2>/dev/null || mktemp -d "$W/sinkdump.XXXXXX")
-BH_PID="" SINK_PID=""
+SD="" BH_PID="" SINK_PID=""
 cleanup() {
 	set +e
 	[ -n "$BH_PID" ] && kill "$BH_PID" 2>/dev/null && wait "$BH_PID" 2>/dev/null
 	[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
-	rm -rf "$SD" "$W"
+	[ -n "$SD" ] && rm -rf "$SD"
+	rm -rf "$W"
 }
 trap cleanup EXIT
 
 source "$REPO/bench/lib.sh"
+SD=$(sink_dump_dir)
 
 bench_setup "$OUT"
 

@@ -47,15 +47,7 @@ fi
 # unprivileged processes must reach their files; Unix socket paths stay short.
 W=$(mktemp -d /tmp/bhb.XXXXXX)
 chmod 755 "$W"
-# The sinks' dump directories live on tmpfs when there is one. smtp-sink is
-# single-threaded and creates one file per message; on the servers' own disk
-# each file creation waits behind the journal commits their fsyncs force
-# (about 1.2 ms per openat measured here), which capped the relay at about
-# 1,000 msg/s and measured the sink rather than the server. The back end is
-# not under test, and both servers get the same kind of sink.
-SD=$(mktemp -d /dev/shm/bhsink.XXXXXX 2>/dev/null || mktemp -d "$W/sinkdump.XXXXXX")
-chmod 755 "$SD"
-PF_STARTED="" DV_PID="" BH_PID="" SINK_PIDS=()
+SD="" PF_STARTED="" DV_PID="" BH_PID="" SINK_PIDS=()
 cleanup() {
 	set +e
 	[ -n "$PF_STARTED" ] && postfix -c "$W/pf/etc" stop >/dev/null 2>&1
@@ -63,12 +55,15 @@ cleanup() {
 	[ -n "$DV_PID" ] && kill "$DV_PID" 2>/dev/null
 	for p in "${SINK_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	rm -rf "$SD"
+	[ -n "$SD" ] && rm -rf "$SD"
 	if [ -n "${KEEP:-}" ]; then log "kept $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
 
 source "$REPO/bench/lib.sh"
+# Both servers' sinks write there (see sink_dump_dir).
+SD=$(sink_dump_dir)
+chmod 755 "$SD"
 
 log "building bridgehead"
 bench_setup "$W"

@@ -274,7 +274,7 @@ func (l *loader) client(ctx context.Context, id int, st *clientStats) {
 				continue
 			}
 			st.setup = append(st.setup, time.Since(t0))
-			st.countTLS(c.tls)
+			st.countTLS(c.tls())
 			sent = 0
 		}
 		t0 := time.Now()
@@ -327,7 +327,15 @@ type loadConn struct {
 	c       *smtpwire.Client
 	timeout time.Duration
 	stop    func() bool
-	tls     string // how TLS was negotiated, "" without: see tlsSummary
+}
+
+// tls is how the connection's TLS was negotiated (see tlsSummary), "" for
+// a connection without TLS.
+func (c *loadConn) tls() string {
+	if tc, ok := c.c.Conn().(*tls.Conn); ok {
+		return tlsSummary(tc.ConnectionState())
+	}
+	return ""
 }
 
 // arm sets the deadline for the next command and its reply.
@@ -377,9 +385,6 @@ func (l *loader) dialFrom(ctx context.Context, src *net.TCPAddr) (*loadConn, err
 	}
 	lc := &loadConn{c: smtpwire.NewClient(nc, false), timeout: l.o.timeout,
 		stop: context.AfterFunc(ctx, func() { nc.Close() })}
-	if tc, ok := nc.(*tls.Conn); ok {
-		lc.tls = tlsSummary(tc.ConnectionState())
-	}
 	fail := func(step string, err error) (*loadConn, error) {
 		lc.stop()
 		nc.Close()
@@ -401,7 +406,6 @@ func (l *loader) dialFrom(ctx context.Context, src *net.TCPAddr) (*loadConn, err
 			return fail("starttls", err)
 		}
 		lc.c = smtpwire.NewClient(tc, false)
-		lc.tls = tlsSummary(tc.ConnectionState())
 		lc.arm()
 		// The second EHLO also completes the handshake, so all of it
 		// counts as setup.

@@ -6,23 +6,26 @@ import (
 	"strings"
 )
 
-// tlsGroups are the key exchange groups -curves accepts, by the names
-// Go, OpenSSL and the IANA registry give them.
-var tlsGroups = map[string]tls.CurveID{
-	"x25519mlkem768":     tls.X25519MLKEM768,
-	"secp256r1mlkem768":  tls.SecP256r1MLKEM768,
-	"secp384r1mlkem1024": tls.SecP384r1MLKEM1024,
-	"x25519":             tls.X25519,
-	"p-256":              tls.CurveP256,
-	"p256":               tls.CurveP256,
-	"secp256r1":          tls.CurveP256,
-	"prime256v1":         tls.CurveP256,
-	"p-384":              tls.CurveP384,
-	"p384":               tls.CurveP384,
-	"secp384r1":          tls.CurveP384,
-	"p-521":              tls.CurveP521,
-	"p521":               tls.CurveP521,
-	"secp521r1":          tls.CurveP521,
+// curveByName is the key exchange group -curves names, by the names Go,
+// OpenSSL and the IANA registry give them, in any case.
+func curveByName(name string) (tls.CurveID, bool) {
+	switch strings.ToLower(name) {
+	case "x25519mlkem768":
+		return tls.X25519MLKEM768, true
+	case "secp256r1mlkem768":
+		return tls.SecP256r1MLKEM768, true
+	case "secp384r1mlkem1024":
+		return tls.SecP384r1MLKEM1024, true
+	case "x25519":
+		return tls.X25519, true
+	case "p-256", "p256", "secp256r1", "prime256v1":
+		return tls.CurveP256, true
+	case "p-384", "p384", "secp384r1":
+		return tls.CurveP384, true
+	case "p-521", "p521", "secp521r1":
+		return tls.CurveP521, true
+	}
+	return 0, false
 }
 
 // parseCurves reads -curves: key exchange groups, comma separated, in the
@@ -34,7 +37,7 @@ func parseCurves(s string) ([]tls.CurveID, error) {
 		if name == "" {
 			continue
 		}
-		id, ok := tlsGroups[strings.ToLower(name)]
+		id, ok := curveByName(name)
 		if !ok {
 			return nil, fmt.Errorf("unknown key exchange group %q (known: X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024, X25519, P-256, P-384, P-521)", name)
 		}

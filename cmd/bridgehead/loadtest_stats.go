@@ -8,7 +8,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -168,29 +167,12 @@ func (r *loadResult) writeText(w io.Writer) error {
 	if len(r.Errors) == 0 {
 		ew.printf("errors:      none\n")
 	}
-	keys := make([]string, 0, len(r.Errors))
-	for k := range r.Errors {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for i, k := range keys {
-		label := "errors:     "
-		if i > 0 {
-			label = "            "
-		}
-		ew.printf("%s %s: %d\n", label, k, r.Errors[k])
-	}
+	ew.counts("errors:", r.Errors)
 	ew.printf("latency:     p50 %.2fms  p99 %.2fms  max %.2fms  (MAIL to the 250 after DATA)\n",
 		r.Latency.P50, r.Latency.P99, r.Latency.Max)
 	ew.printf("setup:       p50 %.2fms  p99 %.2fms  max %.2fms  (connect+TLS+EHLO+AUTH, %d connections)\n",
 		r.Setup.P50, r.Setup.P99, r.Setup.Max, r.Connections)
-	for i, k := range slices.Sorted(maps.Keys(r.Handshakes)) {
-		label := "tls:        "
-		if i > 0 {
-			label = "            "
-		}
-		ew.printf("%s %s: %d\n", label, k, r.Handshakes[k])
-	}
+	ew.counts("tls:", r.Handshakes)
 	return ew.err
 }
 
@@ -210,5 +192,14 @@ type errWriter struct {
 func (e *errWriter) printf(format string, args ...any) {
 	if e.err == nil {
 		_, e.err = fmt.Fprintf(e.w, format, args...)
+	}
+}
+
+// counts prints m's keys in order with their counts, one a line, label
+// on the first.
+func (e *errWriter) counts(label string, m map[string]int) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		e.printf("%-12s %s: %d\n", label, k, m[k])
+		label = ""
 	}
 }

@@ -99,13 +99,8 @@ func (r *dataReader) Read(b []byte) (n int, err error) {
 	// elide leading dots and detect End-of-Data (<CR><LF>.<CR><LF>) line.
 	for n < len(b) && r.state != stateEOF {
 		if r.state == stateData {
-			var k int
-			k, err = r.copyRun(b[n:])
-			n += k
-			if err != nil {
-				break
-			}
-			if k > 0 {
+			if k := r.copyRun(b[n:]); k > 0 {
+				n += k
 				continue
 			}
 		}
@@ -164,21 +159,15 @@ func (r *dataReader) Read(b []byte) (n int, err error) {
 	return
 }
 
-// copyRun copies into b the bytes before the next CR that are already
-// buffered (waiting for more input only when nothing is), all of which
-// leave stateData unchanged. It returns 0 and no error when a CR is next.
-func (r *dataReader) copyRun(b []byte) (int, error) {
-	buf, err := r.r.Peek(max(r.r.Buffered(), 1))
-	if len(buf) == 0 {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return 0, err
-	}
+// copyRun copies into b the buffered bytes before the next CR, all of
+// which leave stateData unchanged. It returns 0 when nothing is buffered or
+// a CR is next: ReadByte then waits for input and reports errors.
+func (r *dataReader) copyRun(b []byte) int {
+	buf, _ := r.r.Peek(r.r.Buffered())
 	if i := bytes.IndexByte(buf, '\r'); i >= 0 {
 		buf = buf[:i]
 	}
 	n := copy(b, buf)
 	r.r.Discard(n)
-	return n, nil
+	return n
 }

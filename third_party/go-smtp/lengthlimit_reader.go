@@ -34,22 +34,17 @@ func (r *lineLimitReader) Read(b []byte) (int, error) {
 	}
 
 	// A line's length counts its LF and the bytes before the next one.
-	rest := b[:n]
-	for {
-		i := bytes.IndexByte(rest, '\n')
-		if i < 0 {
-			r.curLineLength += len(rest)
-			break
-		}
-		r.curLineLength += i
+	for rest := b[:n]; ; {
+		line, after, found := bytes.Cut(rest, []byte{'\n'})
+		r.curLineLength += len(line)
 		if r.curLineLength > r.LineLimit {
 			return 0, ErrTooLongLine
 		}
+		if !found {
+			break
+		}
 		r.curLineLength = 1
-		rest = rest[i+1:]
-	}
-	if r.curLineLength > r.LineLimit {
-		return 0, ErrTooLongLine
+		rest = after
 	}
 
 	return n, nil
