@@ -335,7 +335,9 @@ func TestSegmentRemovedWhenDone(t *testing.T) {
 	}
 	b := commit(t, q, "b@example.test")
 	// b went to a new segment; the first one, sealed with nothing live,
-	// is gone with its done log. (b's own done log may be there already.)
+	// is gone with its done log once its removal in the background has
+	// run. (b's own done log may be there already.)
+	q.journal.removals.Wait()
 	if got := journalNames(t, opts.Dir); len(got) == 0 || got[0] == first || slices.Contains(got, first+".done") {
 		t.Errorf("journal after rotation = %v, want only the new segment", got)
 	}
@@ -423,6 +425,7 @@ func TestReaderOutlivesSegment(t *testing.T) {
 		t.Fatal(err)
 	}
 	commit(t, q, "b@example.test") // seals the first segment: removed
+	q.journal.removals.Wait()
 	if got := journalNames(t, opts.Dir); slices.Contains(got, first) {
 		t.Fatalf("journal = %v, want %s gone", got, first)
 	}
