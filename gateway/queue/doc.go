@@ -37,9 +37,9 @@
 // Commits; records arriving meanwhile make up the next batch (group
 // commit). A new segment's directory entry is fsynced before any record in
 // it is written, and a segment is replaced once it would pass
-// Options.JournalSegmentSize. Commit honours its context only while the
-// record waits to be taken: cancelled then, nothing is written and Commit
-// fails; once taken, Commit waits for that write and sync, so an error
+// Options.JournalSegmentSize, by one made ahead in the background. Commit
+// honours its context only while the record waits to be taken: cancelled
+// then, nothing is written and Commit fails; once taken, Commit waits for that write and sync, so an error
 // from Commit always means the message is not queued. A failed write or
 // sync cuts the segment back to where the batch started (or, failing
 // that, lists the batch's ids as done) and fails the batch's Commits.
@@ -59,7 +59,8 @@
 // bytes and committed envelope are written to msg/<id> (atomically,
 // fsynced, with msg/), and only then is its record marked done; from there
 // on the one-file code applies unchanged. A segment that is no longer the
-// active one and has no live record is removed with its done log.
+// active one and has no live record is removed with its done log, by a
+// goroutine of its own, so that commits do not wait for the unlink.
 //
 // # Recovery and durability
 //

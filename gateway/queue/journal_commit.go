@@ -134,7 +134,7 @@ func (j *journal) writeSync(batch []*commitReq) error {
 		j.active = nil
 	}
 	if j.active == nil {
-		seg, err := j.newSegment()
+		seg, err := j.nextSegment()
 		if err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}

@@ -72,6 +72,14 @@ func (c *syncCounter) count() int {
 	return c.n
 }
 
+// waitSpare waits until the segment the committer makes ahead is there,
+// on a queue with no commit in progress.
+func waitSpare(q *Queue) {
+	if q.journal.preparing {
+		q.journal.spare <- <-q.journal.spare
+	}
+}
+
 // journalNames lists the journal directory of a queue in dir.
 func journalNames(t *testing.T, dir string) []string {
 	t.Helper()
@@ -321,30 +329,61 @@ func TestSegmentRemovedWhenDone(t *testing.T) {
 	q := openQueue(t, opts)
 	settled := settledChan(q)
 	a := commit(t, q, "b@example.test")
-	if got := journalNames(t, opts.Dir); len(got) != 1 {
-		t.Fatalf("journal after one commit = %v", got)
+	// a's segment, and the empty one made ahead for the next rotation.
+	waitSpare(q)
+	names := journalNames(t, opts.Dir)
+	if len(names) != 2 {
+		t.Fatalf("journal after one commit = %v, want a's segment and the next", names)
 	}
-	first := journalNames(t, opts.Dir)[0]
+	first, second := names[0], names[1]
 	runQueue(t, q)
 	if got := recv(t, settled); got != a {
 		t.Fatalf("settled %s, want %s", got, a)
 	}
 	// a is delivered but its segment is still the active one.
-	if got := journalNames(t, opts.Dir); !slices.Equal(got, []string{first, first + ".done"}) {
+	if got := journalNames(t, opts.Dir); !slices.Equal(got, []string{first, first + ".done", second}) {
 		t.Errorf("journal after delivery = %v", got)
 	}
 	b := commit(t, q, "b@example.test")
-	// b went to a new segment; the first one, sealed with nothing live,
-	// is gone with its done log once its removal in the background has
-	// run. (b's own done log may be there already.)
+	// b went to the segment made ahead; the first one, sealed with nothing
+	// live, is gone with its done log once its removal in the background
+	// has run. (b's own done log may be there already.)
 	q.journal.removals.Wait()
-	if got := journalNames(t, opts.Dir); len(got) == 0 || got[0] == first || slices.Contains(got, first+".done") {
-		t.Errorf("journal after rotation = %v, want only the new segment", got)
+	waitSpare(q)
+	if got := journalNames(t, opts.Dir); len(got) < 2 || got[0] != second || slices.Contains(got, first+".done") {
+		t.Errorf("journal after rotation = %v, want %s and the one made ahead", got, second)
 	}
 	if got := recv(t, settled); got != b {
 		t.Fatalf("settled %s, want %s", got, b)
 	}
 	assertEmpty(t, opts.Dir, "tmp", "msg", "env", "failed")
+}
+
+// TestCloseDropsSpare: the empty segment made ahead is removed at Close;
+// the segment with the live record stays for the next Open, which brings
+// the message back.
+func TestCloseDropsSpare(t *testing.T) {
+	t.Parallel()
+	opts := testOptions(t, newFakeDeliverer())
+	q := openQueue(t, opts)
+	a := commit(t, q, "b@example.test")
+	waitSpare(q)
+	if got := journalNames(t, opts.Dir); len(got) != 2 {
+		t.Fatalf("journal before Close = %v, want a's segment and the next", got)
+	}
+	first := journalNames(t, opts.Dir)[0]
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := journalNames(t, opts.Dir); !slices.Equal(got, []string{first}) {
+		t.Errorf("journal after Close = %v, want [%s]", got, first)
+	}
+	q2 := openQueue(t, opts)
+	rc, err := q2.OpenBody(a)
+	if err != nil {
+		t.Fatalf("message after reopening: %v", err)
+	}
+	_ = rc.Close()
 }
 
 // TestJournalRecovery writes a journal by hand, with a live record, a done
