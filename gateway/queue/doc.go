@@ -39,8 +39,9 @@
 // it is written, and a segment is replaced once it would pass
 // Options.JournalSegmentSize, by one made ahead in the background. Commit
 // honours its context only while the record waits to be taken: cancelled
-// then, nothing is written and Commit fails; once taken, Commit waits for that write and sync, so an error
-// from Commit always means the message is not queued. A failed write or
+// then, nothing is written and Commit fails; once taken, Commit waits for
+// that write and sync, so an error from Commit always means the message is
+// not queued. A failed write or
 // sync cuts the segment back to where the batch started (or, failing
 // that, lists the batch's ids as done) and fails the batch's Commits.
 //
