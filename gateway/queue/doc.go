@@ -41,9 +41,9 @@
 // honours its context only while the record waits to be taken: cancelled
 // then, nothing is written and Commit fails; once taken, Commit waits for
 // that write and sync, so an error from Commit always means the message is
-// not queued. A failed write or
-// sync cuts the segment back to where the batch started (or, failing
-// that, lists the batch's ids as done) and fails the batch's Commits.
+// not queued. A failed write or sync cuts the segment back to where the
+// batch started (or, failing that, lists the batch's ids as done) and
+// fails the batch's Commits.
 //
 // A message that grows past the threshold spills to a temporary file in
 // tmp/ and commits as one file: the envelope appended, the file fsynced,

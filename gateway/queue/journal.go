@@ -47,10 +47,10 @@ type journal struct {
 	active  *segment
 	nextSeq uint64
 	batch   []byte
-	// preparing is set while a goroutine makes the segment that follows
-	// the active one; it delivers it (nil if it failed) on spare.
-	preparing bool
-	spare     chan *segment
+	// spare, while a goroutine makes the segment that follows the
+	// active one, is where it delivers it (nil if that failed); nil
+	// otherwise.
+	spare chan *segment
 
 	mu      sync.Mutex
 	pending []*commitReq
@@ -97,7 +97,6 @@ func newJournal(dir string, maxSize int64, syncFile func(*os.File) error, log *s
 		stopped: make(chan struct{}),
 		nextSeq: 1,
 		segs:    map[*segment]bool{},
-		spare:   make(chan *segment, 1),
 	}
 	go j.run()
 	return j
@@ -261,9 +260,9 @@ func (j *journal) removeSegment(seg *segment) {
 // measured on ext4). Called by the committer.
 func (j *journal) nextSegment() (*segment, error) {
 	var seg *segment
-	if j.preparing {
+	if j.spare != nil {
 		seg = <-j.spare
-		j.preparing = false
+		j.spare = nil
 	}
 	if seg == nil {
 		var err error
@@ -275,14 +274,15 @@ func (j *journal) nextSegment() (*segment, error) {
 	j.mu.Lock()
 	j.segs[seg] = true
 	j.mu.Unlock()
-	j.preparing = true
+	spare := make(chan *segment, 1)
+	j.spare = spare
 	seq := j.takeSeq()
 	go func() {
 		next, err := j.createSegment(seq)
 		if err != nil {
 			j.log.Warn("cannot make the next journal segment ahead", slog.Any("error", err))
 		}
-		j.spare <- next
+		spare <- next
 	}()
 	return seg, nil
 }
@@ -313,11 +313,12 @@ func (j *journal) createSegment(seq uint64) (*segment, error) {
 // dropSpare removes the segment made ahead, which holds no record. Called
 // once the committer has stopped.
 func (j *journal) dropSpare() {
-	if !j.preparing {
+	if j.spare == nil {
 		return
 	}
-	j.preparing = false
-	if seg := <-j.spare; seg != nil {
+	seg := <-j.spare
+	j.spare = nil
+	if seg != nil {
 		_ = seg.f.Close()
 		_ = os.Remove(seg.path)
 	}

@@ -75,8 +75,8 @@ func (c *syncCounter) count() int {
 // waitSpare waits until the segment the committer makes ahead is there,
 // on a queue with no commit in progress.
 func waitSpare(q *Queue) {
-	if q.journal.preparing {
-		q.journal.spare <- <-q.journal.spare
+	if spare := q.journal.spare; spare != nil {
+		spare <- <-spare
 	}
 }
 

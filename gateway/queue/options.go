@@ -21,11 +21,11 @@ const (
 	DefaultSpillThreshold = 256 << 10
 	// DefaultJournalSegmentSize is the size past which the journal
 	// starts a new segment. Small enough that removing a finished
-	// segment frees little at once: on ext4 the fsyncs that follow the
-	// unlink of a 64 MiB segment waited 40-60 ms for the freed blocks
-	// (more with online discard), which showed as the p99 of every
-	// commit at the time; at 8 MiB the stall is within the usual fsync
-	// spread. A new segment costs a file creation and a directory fsync.
+	// segment frees little at once: on ext4 with online discard the
+	// fsyncs after the unlink of a 64 MiB segment waited 40-60 ms for
+	// the freed blocks; at 8 MiB the wait is within the usual fsync
+	// spread. More segments cost more rotations, each a file made ahead
+	// and a removal, both in the background.
 	DefaultJournalSegmentSize = 8 << 20
 )
 
