@@ -92,6 +92,7 @@ func (s *session) data(r io.Reader) error {
 		return err
 	}
 	defer tx.Abort() // no-op after Commit
+	tx.Annotate(s.queuedAttrs()...)
 
 	var added bytes.Buffer
 	added.WriteString(s.receivedHeader(env.ID, len(env.Recipients), env.Recipients[0].Address, now))
@@ -123,8 +124,6 @@ func (s *session) data(r io.Reader) error {
 		return err
 	}
 	s.messages++
-	s.log.Info("message queued", slog.String("queue_id", env.ID), slog.String("from", env.From),
-		slog.Int("rcpts", len(env.Recipients)), slog.Int64("size", env.Size))
 	s.tx = transaction{}
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK queued as " + env.ID}
 }

@@ -67,6 +67,16 @@ func (g *Gateway) newSession(c *smtp.Conn, lo *ListenerOptions) *session {
 	return s
 }
 
+// queuedAttrs are what the queue's "queued" line adds about the session:
+// the envelope already names the listener, client and login.
+func (s *session) queuedAttrs() []slog.Attr {
+	attrs := []slog.Attr{slog.String("helo", s.conn.Hostname())}
+	if state, ok := s.conn.TLSConnectionState(); ok {
+		attrs = append(attrs, slog.String("tls", tlsVersionName(state.Version)))
+	}
+	return attrs
+}
+
 // AuthMechanisms lists the SASL mechanisms; none before TLS, and none on
 // an inbound listener.
 func (s *session) AuthMechanisms() []string {

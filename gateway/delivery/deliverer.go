@@ -208,7 +208,10 @@ func (d *Deliverer) attempt(ctx context.Context, msg *queue.Message, g *group) (
 			deferred++
 		}
 	}
-	level := slog.LevelInfo
+	// The queue logs a line per recipient with its reply; this summary of
+	// the transaction adds the route and the time taken, and is a warning
+	// when a recipient was not delivered, a debug line otherwise.
+	level := slog.LevelDebug
 	if delivered < len(results) {
 		level = slog.LevelWarn
 	}

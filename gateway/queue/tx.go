@@ -30,6 +30,8 @@ type Tx struct {
 	n    int64
 	err  error // first write error; sticky
 	done bool  // committed or aborted
+
+	logAttrs []slog.Attr // added to the "queued" line (Annotate)
 }
 
 // Begin starts a transaction for env. The message is buffered in memory
@@ -216,14 +218,24 @@ func (tx *Tx) commitJournal(ctx context.Context) error {
 	return nil
 }
 
+// Annotate adds attributes to the "queued" line Commit logs, such as the
+// client's HELO name and TLS version, so that one line tells where a
+// message came from.
+func (tx *Tx) Annotate(attrs ...slog.Attr) {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	tx.logAttrs = append(tx.logAttrs, attrs...)
+}
+
 // committed hands the committed message to the schedule and logs it.
 func (tx *Tx) committed(env *Envelope, loc *jloc) {
 	tx.env.Size, tx.env.Received, tx.env.NextAttempt = env.Size, env.Received, env.NextAttempt
 	tx.q.add(env, loc)
-	tx.q.log.Info("queued", slog.String("queue_id", env.ID), slog.String("from", env.From),
+	attrs := append([]slog.Attr{slog.String("queue_id", env.ID), slog.String("from", env.From),
 		slog.Int("rcpts", len(env.Recipients)), slog.Int64("size", env.Size),
 		slog.String("login", env.Login), slog.String("client_ip", env.ClientIP),
-		slog.String("listener", env.Listener))
+		slog.String("listener", env.Listener)}, tx.logAttrs...)
+	tx.q.log.LogAttrs(context.Background(), slog.LevelInfo, "queued", attrs...)
 }
 
 // commit commits a message spilled to its temporary file.
