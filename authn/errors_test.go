@@ -8,6 +8,7 @@ import (
 
 	"bridgehead.dev/bridgehead/authn"
 	"bridgehead.dev/bridgehead/directory"
+	"bridgehead.dev/bridgehead/internal/logtest"
 )
 
 func TestKindReply(t *testing.T) {
@@ -56,7 +57,7 @@ func TestErrorUnwrapAndLogValue(t *testing.T) {
 	if strings.Contains(e.Error(), "directory") {
 		t.Errorf("Error() %q shows the operator's detail", e.Error())
 	}
-	var buf syncBuffer
+	var buf logtest.Buffer
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", slog.Any("error", e))
 	if got := buf.String(); !strings.Contains(got, `error.reason="directory unavailable"`) || !strings.Contains(got, "error.kind=unavailable") {
 		t.Errorf("logged %q, want kind and reason", got)

@@ -1,7 +1,6 @@
 package authn_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/netip"
@@ -11,6 +10,7 @@ import (
 
 	"bridgehead.dev/bridgehead/authn"
 	"bridgehead.dev/bridgehead/directory"
+	"bridgehead.dev/bridgehead/internal/logtest"
 )
 
 // fakeDir is a directory.Authenticator with two users (alice/alice-pw and,
@@ -66,29 +66,11 @@ func (s *sleeps) all() []time.Duration {
 	return append([]time.Duration(nil), s.d...)
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // rig is an Authenticator over a fakeDir with its log and delays captured.
 type rig struct {
 	auth   *authn.Authenticator
 	dir    *fakeDir
-	log    *syncBuffer
+	log    *logtest.Buffer
 	sleeps *sleeps
 }
 
@@ -100,7 +82,7 @@ var testConn = authn.ConnInfo{
 
 func newRig(t testing.TB) *rig {
 	t.Helper()
-	r := &rig{dir: &fakeDir{}, log: &syncBuffer{}, sleeps: &sleeps{}}
+	r := &rig{dir: &fakeDir{}, log: &logtest.Buffer{}, sleeps: &sleeps{}}
 	a, err := authn.New(r.dir, authn.Options{
 		Logger: slog.New(slog.NewTextHandler(r.log, nil)),
 		Sleep:  r.sleeps.sleep,

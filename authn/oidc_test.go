@@ -28,6 +28,7 @@ import (
 	"bridgehead.dev/bridgehead/authn"
 	"bridgehead.dev/bridgehead/directory"
 	"bridgehead.dev/bridgehead/internal/fakeclock"
+	"bridgehead.dev/bridgehead/internal/logtest"
 )
 
 // provider is an OpenID Connect provider on loopback HTTPS: a discovery
@@ -315,7 +316,7 @@ func (c oauthBearerClient) Next([]byte) ([]byte, error) { return []byte{1}, nil 
 func TestBearerSMTP(t *testing.T) {
 	t.Parallel()
 	r := newOIDCRig(t)
-	log := &syncBuffer{}
+	log := &logtest.Buffer{}
 	addr, stop, err := startServer(authn.Options{
 		NoFailureDelay: true,
 		Logger:         slog.New(slog.NewTextHandler(log, nil)),

@@ -10,13 +10,14 @@ import (
 	"testing"
 
 	"bridgehead.dev/bridgehead/authn"
+	"bridgehead.dev/bridgehead/internal/logtest"
 )
 
 // startTestServer runs the example's go-smtp server with failure delays
 // recorded instead of waited, and the audit log captured.
-func startTestServer(t *testing.T) (addr string, log *syncBuffer) {
+func startTestServer(t *testing.T) (addr string, log *logtest.Buffer) {
 	t.Helper()
-	log = &syncBuffer{}
+	log = &logtest.Buffer{}
 	var rec sleeps
 	addr, stop, err := startServer(authn.Options{
 		Logger: slog.New(slog.NewTextHandler(log, nil)),

@@ -17,6 +17,7 @@ import (
 	"bridgehead.dev/bridgehead/gateway"
 	"bridgehead.dev/bridgehead/gateway/queue"
 	"bridgehead.dev/bridgehead/gateway/testservers"
+	"bridgehead.dev/bridgehead/internal/logtest"
 )
 
 // nullDeliverer never gets a message in these tests.
@@ -29,10 +30,10 @@ func (nullDeliverer) Deliver(context.Context, *queue.Message, []*queue.Recipient
 // startThrottledGateway runs a gateway with one submissions listener whose
 // AUTH goes through a throttled Authenticator; failure delays are recorded,
 // not waited.
-func startThrottledGateway(t *testing.T, th *authn.Throttle) (addr string, clientTLS *tls.Config, rec *sleeps, log *syncBuffer) {
+func startThrottledGateway(t *testing.T, th *authn.Throttle) (addr string, clientTLS *tls.Config, rec *sleeps, log *logtest.Buffer) {
 	t.Helper()
 	serverTLS, clientTLS := testCert(t)
-	rec, log = &sleeps{}, &syncBuffer{}
+	rec, log = &sleeps{}, &logtest.Buffer{}
 	logger := slog.New(slog.NewTextHandler(log, nil))
 	a, err := authn.New(&fakeDir{}, authn.Options{Logger: logger, Sleep: rec.sleep, Throttle: th})
 	if err != nil {

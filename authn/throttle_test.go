@@ -13,6 +13,7 @@ import (
 
 	"bridgehead.dev/bridgehead/authn"
 	"bridgehead.dev/bridgehead/internal/fakeclock"
+	"bridgehead.dev/bridgehead/internal/logtest"
 )
 
 // newClock is a settable time for throttle tests.
@@ -148,7 +149,7 @@ func TestAuthenticatorThrottles(t *testing.T) {
 	t.Parallel()
 	c := newClock()
 	th := newThrottle(t, authn.ThrottleOptions{BaseDelay: time.Second, MaxDelay: time.Minute, CutOff: 4, LoginSlowAfter: 100, Now: c.Now})
-	r := &rig{dir: &fakeDir{}, log: &syncBuffer{}, sleeps: &sleeps{}}
+	r := &rig{dir: &fakeDir{}, log: &logtest.Buffer{}, sleeps: &sleeps{}}
 	a, err := authn.New(r.dir, authn.Options{
 		Logger:   slog.New(slog.NewTextHandler(r.log, nil)),
 		Sleep:    r.sleeps.sleep,

@@ -1,48 +1,17 @@
 package gateway
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"log/slog"
-	"sync"
 	"testing"
+
+	"bridgehead.dev/bridgehead/internal/logtest"
 )
-
-// lockedBuffer collects log output written from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// lines returns the JSON log records written so far.
-func (l *lockedBuffer) lines(t *testing.T) []map[string]any {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(l.b.Bytes()))
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("log line %q: %v", sc.Text(), err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 // An accepted message is logged once, by the queue, with what the session
 // knows of its client: listener, address, login, HELO name and TLS.
 func TestQueuedLoggedOnceWithSession(t *testing.T) {
 	t.Parallel()
-	var logs lockedBuffer
+	var logs logtest.Buffer
 	tg := startGateway(t, func(st *setup) {
 		st.Opts.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 		st.Queue.Logger = st.Opts.Logger
@@ -54,7 +23,7 @@ func TestQueuedLoggedOnceWithSession(t *testing.T) {
 	id := tg.onlyQueued(t).env.ID
 
 	var queued []map[string]any
-	for _, l := range logs.lines(t) {
+	for _, l := range logs.Records(t) {
 		if l["queue_id"] == id && (l["msg"] == "queued" || l["msg"] == "message queued") {
 			queued = append(queued, l)
 		}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"bridgehead.dev/bridgehead/internal/logtest"
 )
 
 // crashDirEnv names the environment variable that turns the test binary
@@ -122,7 +124,7 @@ func TestCrashKill9(t *testing.T) {
 		t.Errorf("committed %d journal and %d file messages, want both", small, big)
 	}
 
-	var logs syncBuffer
+	var logs logtest.Buffer
 	q := openQueue(t, Options{Dir: dir, Deliverer: nopDeliverer{}, Logger: testLogger(t, &logs)})
 	for id, size := range committed {
 		if _, err := q.Get(id); err != nil {

@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,9 +8,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"bridgehead.dev/bridgehead/internal/logtest"
 )
 
 func TestDeliveredIsRemoved(t *testing.T) {
@@ -38,24 +38,6 @@ func TestDeliveredIsRemoved(t *testing.T) {
 	assertEmpty(t, opts.Dir, "tmp", "msg", "env", "failed")
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestMixedResults(t *testing.T) {
 	t.Parallel()
 	clk := newFakeClock()
@@ -65,7 +47,7 @@ func TestMixedResults(t *testing.T) {
 	fd.script("later@example.test", tmp451, tmp451, ok250)
 	fd.script("bad@example.test", bad550)
 	opts := testOptions(t, fd)
-	var logs syncBuffer
+	var logs logtest.Buffer
 	opts.Logger = testLogger(t, &logs)
 	opts.Now = clk.Now
 	type failure struct {
@@ -152,22 +134,17 @@ func TestMixedResults(t *testing.T) {
 	// Every line about the message carries its queue id; one line per
 	// recipient per attempt.
 	attempts := 0
-	sc := bufio.NewScanner(strings.NewReader(logs.String()))
-	for sc.Scan() {
-		var line map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			t.Fatalf("log line %q: %v", sc.Text(), err)
-		}
+	for _, line := range logs.Records(t) {
 		switch line["msg"] {
 		case "queued", "delivery attempt", "message deferred", "message finished":
 			if line["queue_id"] != id {
-				t.Errorf("log line without queue_id: %s", sc.Text())
+				t.Errorf("log line without queue_id: %v", line)
 			}
 		}
 		if line["msg"] == "delivery attempt" {
 			attempts++
 			if line["rcpt"] == nil || line["code"] == nil || line["remote"] == nil {
-				t.Errorf("attempt line lacks fields: %s", sc.Text())
+				t.Errorf("attempt line lacks fields: %v", line)
 			}
 		}
 	}
