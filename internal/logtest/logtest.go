@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -36,12 +37,9 @@ func (l *Buffer) String() string {
 func (l *Buffer) Records(t testing.TB) []map[string]any {
 	t.Helper()
 	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader([]byte(l.String())))
+	sc := bufio.NewScanner(strings.NewReader(l.String()))
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
 		var m map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 			t.Fatalf("log line %q: %v", sc.Text(), err)
