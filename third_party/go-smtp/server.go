@@ -136,7 +136,12 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 
-		s.wg.Add(1)
+		if !s.trackConn() {
+			// Shutdown or Close has begun: they wait only for the
+			// connections tracked before.
+			c.Close()
+			continue
+		}
 		go func() {
 			defer s.wg.Done()
 
@@ -145,6 +150,21 @@ func (s *Server) Serve(l net.Listener) error {
 				s.ErrorLog.Printf("error handling %v: %s", c.RemoteAddr(), err)
 			}
 		}()
+	}
+}
+
+// trackConn counts a new connection in s.wg unless the server is closing.
+// It holds s.locker, as Close and Shutdown do when they mark the server
+// closed, so every Add either happens before their Wait or not at all.
+func (s *Server) trackConn() bool {
+	s.locker.Lock()
+	defer s.locker.Unlock()
+	select {
+	case <-s.done:
+		return false
+	default:
+		s.wg.Add(1)
+		return true
 	}
 }
 
@@ -260,15 +280,16 @@ func (s *Server) ListenAndServeTLS() error {
 // Close returns any error returned from closing the server's underlying
 // listener(s).
 func (s *Server) Close() error {
+	s.locker.Lock()
 	select {
 	case <-s.done:
+		s.locker.Unlock()
 		return ErrServerClosed
 	default:
 		close(s.done)
 	}
 
 	var err error
-	s.locker.Lock()
 	for _, l := range s.listeners {
 		if lerr := l.Close(); lerr != nil && err == nil {
 			err = lerr
@@ -291,15 +312,16 @@ func (s *Server) Close() error {
 // Shutdown returns the context's error, otherwise it returns any
 // error returned from closing the Server's underlying Listener(s).
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.locker.Lock()
 	select {
 	case <-s.done:
+		s.locker.Unlock()
 		return ErrServerClosed
 	default:
 		close(s.done)
 	}
 
 	var err error
-	s.locker.Lock()
 	for _, l := range s.listeners {
 		if lerr := l.Close(); lerr != nil && err == nil {
 			err = lerr
